@@ -1,0 +1,1 @@
+"""Onestop: one-stop browser access to a Slurm cluster (the web tier)."""

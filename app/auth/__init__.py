@@ -1,0 +1,1 @@
+"""Campus sign-on: the OIDC client, identity mapping, and the sign-in routes."""

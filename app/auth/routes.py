@@ -1,0 +1,194 @@
+"""Sign-in, the provider's callback, sign-out.
+
+Every outcome, good or bad, is audited; a failed sign-in leaves no session behind.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from sqlmodel import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from app.auth.identity import Account, NoAccountError, map_account
+from app.auth.next_url import safe_next
+from app.auth.oidc import OIDCClient, SignInError
+from app.db import transaction
+from app.models import User, utcnow
+from app.security.sessions import Identity, session_of
+from app.web.templating import message_page
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+async def _throttled(request: Request) -> Response | None:
+    if request.app.state.login_limiter.allow(_client_ip(request)):
+        return None
+    await request.app.state.auditor.record(
+        actor="anonymous", action="auth.login", outcome="throttled", client_ip=_client_ip(request)
+    )
+    return message_page(
+        request,
+        "Too many sign-in attempts",
+        "Please wait a minute and try again.",
+        status_code=429,
+        tone="error",
+    )
+
+
+def _provider_down(request: Request) -> Response:
+    return message_page(
+        request,
+        "The campus sign-in service is not answering",
+        "Onestop could not reach the campus sign-in service. Please try again in a few "
+        "minutes; if it keeps happening, tell your HPC team.",
+        status_code=503,
+        action_url="/login",
+        action_label="Try again",
+        tone="error",
+    )
+
+
+async def login(request: Request) -> Response:
+    state = session_of(request.scope)
+    target = safe_next(request.query_params.get("next"))
+    if state.identity is not None:
+        return RedirectResponse(target, status_code=303)
+    if (refusal := await _throttled(request)) is not None:
+        return refusal
+    state.data["next"] = target
+    oidc: OIDCClient = request.app.state.oidc
+    try:
+        return await oidc.begin(request)
+    except (httpx.HTTPError, SignInError):
+        return _provider_down(request)
+
+
+async def callback(request: Request) -> Response:
+    if (refusal := await _throttled(request)) is not None:
+        return refusal
+    started = time.perf_counter()
+    state = session_of(request.scope)
+    auditor = request.app.state.auditor
+    oidc: OIDCClient = request.app.state.oidc
+    try:
+        claims, raw_id_token = await oidc.finish(request)
+        account = map_account(claims, request.app.state.settings)
+    except httpx.HTTPError:
+        state.destroy()
+        return _provider_down(request)
+    except SignInError as error:
+        state.destroy()
+        await auditor.record(
+            actor="anonymous",
+            action="auth.login",
+            outcome="refused",
+            client_ip=_client_ip(request),
+            reason=error.reason,
+        )
+        return message_page(
+            request,
+            "Sign-in did not complete",
+            "The answer from the campus sign-in service could not be trusted or had "
+            "expired, so you were not signed in. This can happen after using the back "
+            "button or an old link.",
+            status_code=400,
+            action_url="/login",
+            action_label="Sign in again",
+            tone="error",
+        )
+    except NoAccountError as error:
+        state.destroy()
+        await auditor.record(
+            actor=error.username or "anonymous",
+            action="auth.login",
+            outcome="no-account",
+            client_ip=_client_ip(request),
+            reason=error.reason,
+        )
+        return message_page(
+            request,
+            "You have no account on this cluster",
+            "You signed in with your campus account, but it is not linked to an account on "
+            "this HPC cluster, so there is nothing here for you to use yet.",
+            "To get access, ask your HPC team for a cluster account (your supervisor or "
+            "course instructor can usually request one for you).",
+            status_code=403,
+            action_url="/signed-out",
+            action_label="OK",
+            tone="error",
+        )
+    target = safe_next(state.data.get("next"))
+    identity = await _remember(request, claims, account)
+    state.data.clear()
+    state.data["id_token"] = raw_id_token
+    state.sign_in(identity)
+    await auditor.record(
+        actor=account.unix_name,
+        action="auth.login",
+        outcome="ok",
+        client_ip=_client_ip(request),
+        duration_ms=(time.perf_counter() - started) * 1000,
+        subject=claims["sub"],
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+async def _remember(request: Request, claims: dict[str, Any], account: Account) -> Identity:
+    """Create or update the person's record; return who the session now belongs to."""
+    issuer = claims["iss"]
+    async with transaction(request.app.state.db_sessions) as db:
+        user = (
+            await db.exec(select(User).where(User.issuer == issuer, User.subject == claims["sub"]))
+        ).first()
+        if user is None:
+            user = User(issuer=issuer, subject=claims["sub"], unix_name=account.unix_name)
+        user.unix_name = account.unix_name
+        user.display_name = account.display_name
+        user.email = account.email
+        user.last_login_at = utcnow()
+        db.add(user)
+        await db.flush()
+        assert user.id is not None
+        return Identity(user.id, user.unix_name, user.display_name, user.email)
+
+
+async def logout(request: Request) -> Response:
+    state = session_of(request.scope)
+    id_token = state.data.get("id_token")
+    who = state.identity.unix_name if state.identity else "anonymous"
+    state.destroy()
+    await request.app.state.auditor.record(
+        actor=who, action="auth.logout", outcome="ok", client_ip=_client_ip(request)
+    )
+    settings = request.app.state.settings
+    oidc: OIDCClient = request.app.state.oidc
+    try:
+        url = await oidc.logout_url(id_token, settings.public_url + "/signed-out")
+    except (httpx.HTTPError, SignInError):
+        url = None
+    return RedirectResponse(url or "/signed-out", status_code=303)
+
+
+async def signed_out(request: Request) -> Response:
+    return message_page(
+        request,
+        "You are signed out",
+        "You have left Onestop. To be safe on a shared computer, close the browser window.",
+        action_url="/login",
+        action_label="Sign in again",
+    )
+
+
+routes = [
+    Route("/login", login, methods=["GET"]),
+    Route("/auth/callback", callback, methods=["GET"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/signed-out", signed_out, methods=["GET"]),
+]

@@ -1,0 +1,105 @@
+"""The ``onestop`` command: run the portal, upgrade its database, drive the demo cluster."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from app.settings import load_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.db import SchemaBehindError
+    from app.main import create_app
+
+    settings = load_settings()
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=args.host or settings.bind_host,
+        port=args.port or settings.bind_port,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_config=None,
+    )
+    try:
+        uvicorn.Server(config).run()
+    except SchemaBehindError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from alembic import command
+
+    from app.db import alembic_config
+
+    config = alembic_config(load_settings().database_url)
+    if args.action == "upgrade":
+        command.upgrade(config, "head")
+    elif args.action == "downgrade":
+        command.downgrade(config, args.revision)
+    else:
+        command.current(config)
+    return 0
+
+
+def _devcluster(args: argparse.Namespace) -> int:
+    import devcluster
+
+    return devcluster.main([args.action])
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    from app.audit import Auditor
+    from app.db import create_engine, session_factory
+    from app.security.sessions import SessionStore
+
+    async def revoke() -> int:
+        settings = load_settings()
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        count = await SessionStore(sessions, settings).revoke_user(args.user)
+        await Auditor(sessions).record(
+            actor="admin-cli", action="sessions.revoke", object=args.user, outcome="ok", count=count
+        )
+        await engine.dispose()
+        return count
+
+    print(f"Ended {asyncio.run(revoke())} session(s) of {args.user}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="onestop", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the portal")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+
+    db = commands.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?", default="-1")
+    db.set_defaults(func=_db)
+
+    cluster = commands.add_parser("devcluster", help="the demo Slurm cluster on this machine")
+    cluster.add_argument("action", choices=["up", "down", "status"])
+    cluster.set_defaults(func=_devcluster)
+
+    sessions = commands.add_parser("sessions", help="end a person's portal sessions")
+    sessions.add_argument("action", choices=["revoke"])
+    sessions.add_argument("user", help="the Unix name whose sessions end now")
+    sessions.set_defaults(func=_sessions)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

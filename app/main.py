@@ -1,0 +1,139 @@
+"""``create_app(settings)``: the whole web tier, built explicitly in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from app.audit import Auditor
+from app.auth import routes as auth_routes
+from app.auth.guard import RequireSignIn
+from app.auth.oidc import OIDCClient
+from app.db import REPO_ROOT, check_schema, create_engine, session_factory
+from app.logs import configure_logging, get_logger
+from app.realtime.bus import EventBus
+from app.realtime.ws import live
+from app.security.csrf import CSRFMiddleware
+from app.security.headers import SecurityHeadersMiddleware
+from app.security.ratelimit import LoginRateLimiter
+from app.security.sessions import SessionMiddleware, SessionStore
+from app.settings import Settings
+from app.web.dashboard import dashboard
+from app.web.templating import build_templates, message_page
+from app.web.vendor import vendor_file
+from managers.cluster_watcher import ClusterWatcher
+from managers.scheduler.slurm import SlurmAdapter
+
+log = get_logger("onestop.app")
+
+ERROR_WORDS = {
+    404: ("Page not found", "There is nothing at this address. Check the link, or go back."),
+    405: ("Not allowed", "This page cannot be used that way."),
+}
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    heading, text = ERROR_WORDS.get(exc.status_code, ("Something went wrong", str(exc.detail)))
+    return message_page(
+        request,
+        heading,
+        text,
+        status_code=exc.status_code,
+        action_url="/",
+        action_label="Go to the dashboard",
+        tone="error",
+    )
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled_error", path=request.url.path)
+    response = message_page(
+        request,
+        "Something went wrong on our side",
+        "The portal hit an unexpected problem and has logged it. Nothing you did caused "
+        "this. Please try again; if it keeps happening, tell your HPC team.",
+        status_code=500,
+        action_url="/",
+        action_label="Go to the dashboard",
+        tone="error",
+    )
+    SecurityHeadersMiddleware(request.app, request.app.state.settings).apply(
+        response.headers, request.url.path
+    )
+    return response
+
+
+def create_app(settings: Settings) -> Starlette:
+    configure_logging(settings.log_level, settings.log_json)
+    engine = create_engine(settings.database_url)
+    db_sessions = session_factory(engine)
+    store = SessionStore(db_sessions, settings)
+    bus = EventBus(settings.event_bus_url)
+    watcher = ClusterWatcher(
+        SlurmAdapter(settings.slurm.bin_dir, settings.slurm.command_timeout_seconds),
+        bus.publish,
+        interval=settings.slurm.poll_interval_seconds,
+        idle_interval=settings.slurm.idle_poll_interval_seconds,
+        logger=get_logger("onestop.cluster_watcher"),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await check_schema(engine, settings.database_url)
+        await bus.connect()
+        await watcher.refresh()
+        task = asyncio.create_task(watcher.run())
+        log.info("portal_started", url=settings.public_url)
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await bus.disconnect()
+            await engine.dispose()
+
+    routes = [
+        Route("/", dashboard, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/vendor/{name}", vendor_file, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=REPO_ROOT / "static"), name="static"),
+        WebSocketRoute("/ws", live),
+        *auth_routes.routes,
+    ]
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, settings=settings),
+        Middleware(SessionMiddleware, store=store, settings=settings),
+        Middleware(CSRFMiddleware),
+        Middleware(RequireSignIn),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+    app.state.settings = settings
+    app.state.templates = build_templates()
+    app.state.db_sessions = db_sessions
+    app.state.sessions = store
+    app.state.auditor = Auditor(db_sessions)
+    app.state.bus = bus
+    app.state.watcher = watcher
+    app.state.oidc = OIDCClient(settings.oidc, settings.public_url + "/auth/callback")
+    app.state.login_limiter = LoginRateLimiter(settings.login_attempts_per_minute)
+    return app

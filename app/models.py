@@ -1,0 +1,70 @@
+"""The portal's own records: people who signed in, their sessions, and the audit trail.
+
+Slurm, the filesystem and the identity provider stay the sources of truth for
+everything else; these tables only hold what the portal itself must remember.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """All timestamps are timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class User(SQLModel, table=True):
+    """A campus identity (issuer + subject) bound to the Unix account it maps to."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_users_issuer_subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=255)
+    subject: str = Field(max_length=255)
+    unix_name: str = Field(max_length=64, index=True)
+    display_name: str = Field(default="", max_length=255)
+    email: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+class WebSession(SQLModel, table=True):
+    """A server-side browser session; the cookie carries only a random id.
+
+    ``id_hash`` is the SHA-256 of the cookie value, so a leaked database does not
+    hand out live sessions. Sessions before sign-in (holding the OIDC state) have
+    no user.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    data: str = Field(default="{}")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    client_ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=255)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which object, and how it ended."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=255, index=True)
+    action: str = Field(max_length=64, index=True)
+    object: str = Field(default="", max_length=1024)
+    outcome: str = Field(max_length=16)
+    detail: str = Field(default="")
+    client_ip: str = Field(default="", max_length=64)
+    duration_ms: float = 0.0

@@ -1,0 +1,1 @@
+"""Live updates: the event bus, the per-tab WebSocket, and fragment rendering."""

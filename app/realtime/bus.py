@@ -1,0 +1,72 @@
+"""The event bus: encode's broadcaster with JSON payloads and multi-channel subscribe.
+
+In memory for one portal process (the default); ``redis://`` or ``postgresql://``
+when several portal instances must see the same events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from broadcaster import Broadcast
+
+
+def cluster_channel() -> str:
+    return "cluster"
+
+
+def user_channel(unix_name: str) -> str:
+    return f"user.{unix_name}"
+
+
+class EventBus:
+    def __init__(self, url: str) -> None:
+        self._broadcast = Broadcast(url)
+
+    async def connect(self) -> None:
+        await self._broadcast.connect()
+
+    async def disconnect(self) -> None:
+        await self._broadcast.disconnect()
+
+    async def publish(self, channel: str, payload: dict[str, Any]) -> None:
+        await self._broadcast.publish(channel, json.dumps(payload, default=str))
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, *channels: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """Yield one stream of the events of all ``channels``, in arrival order."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
+
+        async def pump(channel: str, ready: asyncio.Event) -> None:
+            async with self._broadcast.subscribe(channel) as subscriber:
+                ready.set()
+                async for event in subscriber:  # type: ignore[union-attr]
+                    if event is None:
+                        break
+                    payload = json.loads(event.message)
+                    payload.setdefault("channel", channel)
+                    if queue.full():  # a stalled viewer loses old events, not the portal
+                        queue.get_nowait()
+                    queue.put_nowait(payload)
+
+        readiness = [asyncio.Event() for _ in channels]
+        tasks = [
+            asyncio.create_task(pump(channel, ready))
+            for channel, ready in zip(channels, readiness, strict=True)
+        ]
+        try:
+            await asyncio.gather(*(ready.wait() for ready in readiness))
+
+            async def stream() -> AsyncIterator[dict[str, Any]]:
+                while True:
+                    yield await queue.get()
+
+            yield stream()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

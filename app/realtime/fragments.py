@@ -1,0 +1,41 @@
+"""Turns a bus event into the HTML fragment one particular viewer may see.
+
+Rendering happens per subscriber, so whatever a viewer may not see never leaves
+the server: a user's job event is only ever rendered on that user's channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.templating import Jinja2Templates
+
+from app.security.sessions import Identity
+from managers.scheduler import ClusterSnapshot
+from managers.scheduler.models import Job
+
+
+def render_event(templates: Jinja2Templates, viewer: Identity, event: dict[str, Any]) -> str | None:
+    """The out-of-band swap for ``event``, or None when it is not for this viewer."""
+    kind = event.get("kind")
+    if kind == "cluster":
+        snapshot = ClusterSnapshot.model_validate(event["snapshot"])
+        template = templates.get_template("partials/cluster.html")
+        return template.render(snapshot=snapshot, oob=True)
+    if kind == "jobs" and event.get("user") == viewer.unix_name:
+        jobs = [Job.model_validate(job) for job in event.get("jobs", [])]
+        template = templates.get_template("partials/my_jobs.html")
+        return template.render(jobs=jobs, oob=True)
+    return None
+
+
+def current_events(snapshot: ClusterSnapshot, unix_name: str) -> list[dict[str, Any]]:
+    """The events that bring a freshly connected viewer up to date."""
+    return [
+        {"kind": "cluster", "snapshot": snapshot.model_dump(mode="json", exclude={"jobs"})},
+        {
+            "kind": "jobs",
+            "user": unix_name,
+            "jobs": [job.model_dump(mode="json") for job in snapshot.active_jobs_of(unix_name)],
+        },
+    ]

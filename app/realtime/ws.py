@@ -1,0 +1,73 @@
+"""``/ws``: one WebSocket per tab, pushing htmx out-of-band fragments.
+
+Same shape as every WebSocket endpoint here: check, accept, then a receiver and a
+sender in one task group; when either ends, the other is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from app.realtime.bus import EventBus, cluster_channel, user_channel
+from app.realtime.fragments import current_events, render_event
+from app.security.sessions import session_of
+
+
+def origin_allowed(websocket: WebSocket) -> bool:
+    """Browsers always send Origin on WebSocket handshakes; it must be this portal."""
+    return websocket.headers.get("origin") == websocket.app.state.settings.origin
+
+
+async def live(websocket: WebSocket) -> None:
+    identity = session_of(websocket.scope).identity
+    auditor = websocket.app.state.auditor
+    if identity is None:
+        await websocket.close(code=4401)
+        return
+    if not origin_allowed(websocket):
+        await auditor.record(
+            actor=identity.unix_name,
+            action="ws.connect",
+            outcome="refused",
+            origin=websocket.headers.get("origin", ""),
+        )
+        await websocket.close(code=4403)
+        return
+    await websocket.accept()
+    bus: EventBus = websocket.app.state.bus
+    templates = websocket.app.state.templates
+
+    async def receive() -> None:
+        try:
+            while True:
+                await websocket.receive_text()  # htmx may send form data; nothing to do yet
+        except WebSocketDisconnect:
+            return
+
+    async def send() -> None:
+        channels = (cluster_channel(), user_channel(identity.unix_name))
+        async with bus.subscribe(*channels) as events:
+            # Whatever changed between the page's render and this connection, catch up.
+            snapshot = websocket.app.state.watcher.latest
+            if snapshot is not None:
+                for event in current_events(snapshot, identity.unix_name):
+                    await websocket.send_text(render_event(templates, identity, event) or "")
+            async for event in events:
+                fragment = render_event(templates, identity, event)
+                if fragment is not None:
+                    await websocket.send_text(fragment)
+
+    tasks = [asyncio.create_task(receive()), asyncio.create_task(send())]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            if task.exception() and not isinstance(task.exception(), WebSocketDisconnect):
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,1 @@
+"""Tier one of the security model: sessions, CSRF, headers and login throttling."""

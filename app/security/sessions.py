@@ -1,0 +1,253 @@
+"""Server-side sessions: the browser holds a random id, the database holds the rest.
+
+Why not Starlette's signed-cookie sessions: a cookie session cannot be revoked by an
+admin, cannot be listed, and grows with what is stored in it (the OIDC state lives
+here before sign-in). The id is rotated at sign-in so a fixated id is worthless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.cookies import SimpleCookie
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.db import transaction
+from app.models import User, WebSession, utcnow
+from app.settings import Settings
+
+ANONYMOUS_LIFETIME = timedelta(minutes=15)
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def cookie_name(settings: Settings) -> str:
+    """``__Host-`` pins the cookie to this exact origin, but browsers take it only over TLS."""
+    return "__Host-onestop" if settings.tls else "onestop_session"
+
+
+@dataclass
+class Identity:
+    """The signed-in person as the rest of the portal sees them."""
+
+    user_id: int
+    unix_name: str
+    display_name: str
+    email: str
+
+
+@dataclass
+class SessionState:
+    """One request's view of its session; the middleware persists what changed."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    id_hash: str | None = None
+    identity: Identity | None = None
+    created_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    _snapshot: str = "{}"
+    rotate_requested: bool = False
+    destroy_requested: bool = False
+
+    def sign_in(self, identity: Identity) -> None:
+        """Bind the session to a person under a fresh id (defeats session fixation)."""
+        self.identity = identity
+        self.rotate_requested = True
+
+    def destroy(self) -> None:
+        self.destroy_requested = True
+        self.identity = None
+        self.data.clear()
+
+    @property
+    def changed(self) -> bool:
+        return json.dumps(self.data, sort_keys=True, default=str) != self._snapshot
+
+
+class SessionStore:
+    """Loads, saves and revokes sessions in the portal database."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self._sessions = sessions
+        self._lifetime = timedelta(minutes=settings.session_lifetime_minutes)
+        self._idle = timedelta(minutes=settings.session_idle_minutes)
+
+    async def load(self, token: str | None) -> SessionState:
+        if not token or len(token) > 128:
+            return SessionState()
+        id_hash = hash_token(token)
+        now = utcnow()
+        async with self._sessions() as db:
+            result = await db.exec(
+                select(WebSession, User)
+                .join(User, isouter=True)
+                .where(WebSession.id_hash == id_hash)
+            )
+            row = result.first()
+        if row is None:
+            return SessionState()
+        record, user = row
+        if (
+            record.revoked_at is not None
+            or record.expires_at <= now
+            or (user is not None and record.last_seen_at + self._idle <= now)
+        ):
+            return SessionState()
+        data = json.loads(record.data)
+        identity = None
+        if user is not None and user.id is not None:
+            identity = Identity(user.id, user.unix_name, user.display_name, user.email)
+        return SessionState(
+            data=data,
+            id_hash=id_hash,
+            identity=identity,
+            created_at=record.created_at,
+            last_seen_at=record.last_seen_at,
+            _snapshot=json.dumps(data, sort_keys=True, default=str),
+        )
+
+    async def persist(self, state: SessionState, client_ip: str, user_agent: str) -> str | None:
+        """Write what the request changed; return a new cookie value when one was minted."""
+        now = utcnow()
+        if state.destroy_requested:
+            if state.id_hash:
+                await self.revoke(state.id_hash)
+            return None
+        if state.rotate_requested or (state.id_hash is None and state.data):
+            if state.id_hash:
+                await self.revoke(state.id_hash)
+            token = secrets.token_urlsafe(32)
+            lifetime = self._lifetime if state.identity else ANONYMOUS_LIFETIME
+            record = WebSession(
+                id_hash=hash_token(token),
+                user_id=state.identity.user_id if state.identity else None,
+                data=json.dumps(state.data, default=str),
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + lifetime,
+                client_ip=client_ip[:64],
+                user_agent=user_agent[:255],
+            )
+            async with transaction(self._sessions) as db:
+                db.add(record)
+            return token
+        if state.id_hash and (
+            state.changed
+            or (state.last_seen_at is not None and now - state.last_seen_at > TOUCH_EVERY)
+        ):
+            async with transaction(self._sessions) as db:
+                await db.exec(
+                    update(WebSession)
+                    .where(WebSession.id_hash == state.id_hash)  # type: ignore[arg-type]
+                    .values(data=json.dumps(state.data, default=str), last_seen_at=now)
+                )
+        return None
+
+    async def revoke(self, id_hash: str) -> None:
+        async with transaction(self._sessions) as db:
+            await db.exec(
+                update(WebSession)
+                .where(WebSession.id_hash == id_hash)  # type: ignore[arg-type]
+                .values(revoked_at=utcnow())
+            )
+
+    async def revoke_user(self, unix_name: str) -> int:
+        """End every live session of one person (an admin's emergency brake)."""
+        async with transaction(self._sessions) as db:
+            users = (await db.exec(select(User.id).where(User.unix_name == unix_name))).all()
+            if not users:
+                return 0
+            result = await db.exec(
+                update(WebSession)
+                .where(
+                    WebSession.user_id.in_(users),  # type: ignore[union-attr]
+                    WebSession.revoked_at.is_(None),  # type: ignore[union-attr]
+                )
+                .values(revoked_at=utcnow())
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class SessionMiddleware:
+    """Puts ``scope["session"]`` (a dict, as Starlette and authlib expect) on every request."""
+
+    def __init__(self, app: ASGIApp, store: SessionStore, settings: Settings) -> None:
+        self.app = app
+        self.store = store
+        self.cookie = cookie_name(settings)
+        self.secure = settings.tls
+        self.max_age = settings.session_lifetime_minutes * 60
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        state = await self.store.load(self._token(scope))
+        scope["session"] = state.data
+        scope["onestop.session"] = state
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                client = scope.get("client")
+                token = await self.store.persist(
+                    state,
+                    client_ip=client[0] if client else "",
+                    user_agent=_header(scope, b"user-agent"),
+                )
+                if token is not None:
+                    headers.append("set-cookie", self._cookie(token, self.max_age))
+                elif state.destroy_requested:
+                    headers.append("set-cookie", self._cookie("", 0))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _token(self, scope: Scope) -> str | None:
+        raw = _header(scope, b"cookie")
+        if not raw:
+            return None
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(raw)
+        except Exception:
+            return None
+        morsel = jar.get(self.cookie)
+        return morsel.value if morsel else None
+
+    def _cookie(self, value: str, max_age: int) -> str:
+        parts = [f"{self.cookie}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly"]
+        parts.append("SameSite=Lax")
+        if self.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def session_of(scope: Scope) -> SessionState:
+    state = scope.get("onestop.session")
+    if not isinstance(state, SessionState):
+        raise RuntimeError("SessionMiddleware must wrap the app before sessions are used")
+    return state

@@ -1,0 +1,112 @@
+"""The portal's one settings object.
+
+Every knob lives here, read once at start from ``ONESTOP_*`` environment variables
+and an optional TOML file (``ONESTOP_CONFIG``, default ``/etc/onestop/onestop.toml``),
+and is then passed down explicitly. Nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("/etc/onestop/onestop.toml")
+
+
+class OIDCSettings(BaseModel):
+    """The campus identity provider and how its identities map to Unix accounts."""
+
+    issuer: str = "http://127.0.0.1:9000"
+    client_id: str = "onestop"
+    client_secret: str = "onestop-dev-secret"  # noqa: S105 - the demo provider's secret
+    scopes: list[str] = ["openid", "profile", "email", "groups"]
+    id_token_algorithms: list[str] = ["RS256"]
+    username_claim: str = "preferred_username"
+    clock_skew_seconds: int = 60
+    http_timeout_seconds: float = 10.0
+
+
+class SlurmSettings(BaseModel):
+    """Where the Slurm client commands are and how often the cluster is watched."""
+
+    bin_dir: str = "/usr/bin"
+    command_timeout_seconds: float = 20.0
+    poll_interval_seconds: float = 1.0
+    idle_poll_interval_seconds: float = 5.0
+
+
+class Settings(BaseSettings):
+    """Everything the portal can be told. Documented key by key in the README."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ONESTOP_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    public_url: str = "http://127.0.0.1:8000"
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 8000
+    database_url: str = "sqlite:////var/lib/onestop/onestop.db"
+    event_bus_url: str = "memory://"
+    session_lifetime_minutes: int = 8 * 60
+    session_idle_minutes: int = 120
+    min_uid: int = 1000
+    allowed_groups: list[str] = Field(default_factory=list)
+    admin_groups: list[str] = ["onestop-admins"]
+    project_min_gid: int = 1000
+    project_groups_exclude: list[str] = ["users", "onestop-admins"]
+    login_attempts_per_minute: int = 20
+    log_level: str = "INFO"
+    log_json: bool = True
+    oidc: OIDCSettings = OIDCSettings()
+    slurm: SlurmSettings = SlurmSettings()
+
+    @field_validator("public_url")
+    @classmethod
+    def _origin_only(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("public_url must look like https://portal.example.edu")
+        return value.rstrip("/")
+
+    @property
+    def origin(self) -> str:
+        """Scheme, host and port of the portal as the browser sees it."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def tls(self) -> bool:
+        """Whether the browser reaches the portal over HTTPS (behind nginx, say)."""
+        return self.public_url.startswith("https://")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("ONESTOP_CONFIG", str(DEFAULT_CONFIG_FILE)))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; keyword overrides win over the environment and the file."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Pages: templates, the dashboard, vendored assets and error pages."""

@@ -1,0 +1,27 @@
+"""The dashboard: who you are, your projects, your jobs and the cluster, live."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from app.auth.identity import project_groups
+from app.security.sessions import session_of
+from app.web.templating import render
+
+
+async def dashboard(request: Request) -> HTMLResponse:
+    identity = session_of(request.scope).identity
+    assert identity is not None  # the sign-in guard runs first
+    watcher = request.app.state.watcher
+    snapshot = watcher.latest
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "active": "dashboard",
+            "projects": project_groups(identity.unix_name, request.app.state.settings),
+            "snapshot": snapshot,
+            "jobs": snapshot.active_jobs_of(identity.unix_name) if snapshot else [],
+        },
+    )

@@ -1,0 +1,70 @@
+"""The Jinja2 environment: autoescaping on, plain-language filters available."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from app.db import REPO_ROOT
+from app.security.csrf import csrf_token
+from app.security.sessions import SessionState
+from app.web import words
+
+
+def build_templates() -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(REPO_ROOT / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        node_words=words.node_words,
+        partition_words=words.partition_words,
+        job_words=words.job_words,
+        duration_words=words.duration_words,
+        memory_words=words.memory_words,
+    )
+    return Jinja2Templates(env=env)
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a full page with the viewer's identity and CSRF token in its context."""
+    templates: Jinja2Templates = request.app.state.templates
+    state = request.scope.get("onestop.session")  # absent if the error came before it
+    identity = state.identity if isinstance(state, SessionState) else None
+    page: dict[str, Any] = {"identity": identity}
+    if identity is not None:
+        page["csrf"] = csrf_token(request.scope)
+    page.update(context or {})
+    return templates.TemplateResponse(request, name, page, status_code=status_code)
+
+
+def message_page(
+    request: Request,
+    heading: str,
+    *paragraphs: str,
+    status_code: int = 200,
+    action_url: str = "",
+    action_label: str = "",
+    tone: str = "info",
+) -> HTMLResponse:
+    """A plain page that explains something: no account, signed out, an error."""
+    return render(
+        request,
+        "message.html",
+        {
+            "heading": heading,
+            "paragraphs": paragraphs,
+            "action_url": action_url,
+            "action_label": action_label,
+            "tone": tone,
+        },
+        status_code=status_code,
+    )

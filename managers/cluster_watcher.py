@@ -1,0 +1,108 @@
+"""One watcher for the whole portal: reads the cluster, publishes what changed.
+
+However many people have the dashboard open, Slurm sees one ``sinfo`` and one
+``squeue`` per interval. The interval stretches while nothing changes and snaps
+back on the first change. A scheduler that does not answer makes the snapshot
+"unreachable" (shown as unknown); nothing is dropped or assumed finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from managers.scheduler import ClusterSnapshot, SchedulerAdapter, SchedulerError
+from managers.scheduler.models import Job
+
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class ClusterWatcher:
+    def __init__(
+        self,
+        adapter: SchedulerAdapter,
+        publish: Publish,
+        interval: float = 1.0,
+        idle_interval: float = 5.0,
+        logger: Any = None,
+    ) -> None:
+        self.adapter = adapter
+        self.publish = publish
+        self.interval = interval
+        self.idle_interval = idle_interval
+        self.log = logger
+        self.latest: ClusterSnapshot | None = None
+        self._wake = asyncio.Event()
+
+    def poke(self) -> None:
+        """Read the cluster now (a job was submitted, a prolog hook fired...)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        delay = self.interval
+        while True:
+            changed = await self.refresh()
+            delay = self.interval if changed else min(delay * 1.5, self.idle_interval)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+
+    async def refresh(self) -> bool:
+        """Take one snapshot, publish the differences; return whether anything changed."""
+        previous = self.latest
+        try:
+            current = await self.adapter.snapshot()
+        except SchedulerError as error:
+            if self.log is not None:
+                self.log.warning("scheduler_unreachable", detail=error.detail)
+            current = ClusterSnapshot(
+                reachable=False,
+                error=error.message,
+                taken_at=datetime.now(UTC),
+                partitions=previous.partitions if previous else [],
+                nodes=previous.nodes if previous else [],
+                jobs=previous.jobs if previous else [],
+            )
+        self.latest = current
+        changed = False
+        if previous is None or _cluster_view(previous) != _cluster_view(current):
+            await self.publish("cluster", {"kind": "cluster", "snapshot": _cluster_json(current)})
+            changed = True
+        for user in _users(previous) | _users(current):
+            before = _job_view(previous, user)
+            after = _job_view(current, user)
+            if previous is None or before != after:
+                await self.publish(
+                    f"user.{user}",
+                    {
+                        "kind": "jobs",
+                        "user": user,
+                        "jobs": [job.model_dump(mode="json") for job in current.active_jobs_of(user)],
+                    },
+                )
+                changed = True
+        return changed
+
+
+def _cluster_view(snapshot: ClusterSnapshot) -> Any:
+    return (
+        snapshot.reachable,
+        [p.model_dump() for p in snapshot.partitions],
+        [n.model_dump() for n in snapshot.nodes],
+    )
+
+
+def _cluster_json(snapshot: ClusterSnapshot) -> dict[str, Any]:
+    return snapshot.model_dump(mode="json", exclude={"jobs"})
+
+
+def _users(snapshot: ClusterSnapshot | None) -> set[str]:
+    return {job.user for job in snapshot.jobs} if snapshot else set()
+
+
+def _job_view(snapshot: ClusterSnapshot | None, user: str) -> list[Job]:
+    return snapshot.active_jobs_of(user) if snapshot else []

@@ -1,0 +1,20 @@
+"""The scheduler adapter interface. Slurm is the one implementation today.
+
+Later issues add submit, cancel, hold, release and history; each method documents
+its result and raises SchedulerError, never a driver-specific exception.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from managers.scheduler.models import ClusterSnapshot
+
+
+class SchedulerAdapter(ABC):
+    @abstractmethod
+    async def snapshot(self) -> ClusterSnapshot:
+        """Partitions, nodes and queued/running jobs of the whole cluster.
+
+        Raises SchedulerError when the scheduler does not answer.
+        """

@@ -1,0 +1,67 @@
+"""What the portal knows about the cluster, independent of the scheduler's formats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from managers.scheduler.states import JobState, NodeState, PartitionState
+
+
+ACTIVE_JOB_STATES = frozenset(
+    {JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING}
+)
+
+
+class Node(BaseModel):
+    name: str
+    state: NodeState
+    cpus: int = 0
+    cpus_allocated: int = 0
+    memory_mb: int = 0
+    partitions: list[str] = []
+    reason: str = ""
+
+
+class Partition(BaseModel):
+    name: str
+    state: PartitionState
+    nodes: list[str] = []
+    is_default: bool = False
+    max_time_minutes: int | None = None  # None: no limit
+    total_cpus: int = 0
+
+
+class Job(BaseModel):
+    job_id: str
+    name: str
+    user: str
+    account: str = ""
+    partition: str = ""
+    state: JobState
+    reason: str = ""
+    nodes: str = ""
+    node_count: int = 0
+    cpus: int = 0
+    submitted_at: datetime | None = None
+    started_at: datetime | None = None
+    time_limit_minutes: int | None = None
+
+
+class ClusterSnapshot(BaseModel):
+    """One consistent reading of the cluster; ``reachable`` False means "unknown"."""
+
+    reachable: bool = True
+    error: str = ""
+    taken_at: datetime
+    partitions: list[Partition] = []
+    nodes: list[Node] = []
+    jobs: list[Job] = []
+
+    def jobs_of(self, user: str) -> list[Job]:
+        return [job for job in self.jobs if job.user == user]
+
+    def active_jobs_of(self, user: str) -> list[Job]:
+        """Waiting or running; finished jobs linger in squeue for a few minutes."""
+        return [job for job in self.jobs_of(user) if job.state in ACTIVE_JOB_STATES]

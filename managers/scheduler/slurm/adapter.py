@@ -1,0 +1,43 @@
+"""The Slurm implementation of SchedulerAdapter.
+
+Slurm 22.05's ``sinfo --json`` lists nodes but not partitions, and its ``scontrol``
+has no ``--json``; partitions therefore come from ``scontrol --oneliner``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from managers.scheduler.base import SchedulerAdapter
+from managers.scheduler.errors import SchedulerError
+from managers.scheduler.models import ClusterSnapshot
+from managers.scheduler.slurm import parse
+from managers.scheduler.slurm.commands import run
+
+
+class SlurmAdapter(SchedulerAdapter):
+    def __init__(self, bin_dir: str = "/usr/bin", timeout: float = 20.0) -> None:
+        self.bin_dir = bin_dir
+        self.timeout = timeout
+
+    async def _json(self, argv: list[str]) -> dict[str, Any]:
+        output = await run(self.bin_dir, argv, self.timeout)
+        try:
+            data = json.loads(output)
+        except json.JSONDecodeError as error:
+            raise SchedulerError(
+                "The scheduler answered in a form the portal cannot read.", str(error)
+            ) from error
+        if not isinstance(data, dict):
+            raise SchedulerError("The scheduler answered in a form the portal cannot read.")
+        return data
+
+    async def snapshot(self) -> ClusterSnapshot:
+        sinfo, squeue, scontrol = await asyncio.gather(
+            self._json(["sinfo", "--json"]),
+            self._json(["squeue", "--all", "--json"]),
+            run(self.bin_dir, ["scontrol", "--oneliner", "show", "partition"], self.timeout),
+        )
+        return parse.snapshot(sinfo, squeue, scontrol)

@@ -1,0 +1,151 @@
+"""Slurm's machine-readable output into the portal's models.
+
+Written against Slurm 22.05 (Debian 12) and tolerant of the newer shapes (24.11+:
+states as lists, numbers as ``{"set", "infinite", "number"}``), so that a site's
+upgrade changes nothing here. Tests feed it output captured from a real cluster.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from datetime import UTC, datetime
+from typing import Any
+
+from managers.scheduler.models import ClusterSnapshot, Job, Node, Partition
+from managers.scheduler.states import job_state, node_state, partition_state
+
+# Slurm's "not set" and "infinite" sentinels for 32-bit fields.
+_NO_VALUE = {4294967294, 4294967295, 65534, 65535}
+
+
+def number(value: Any) -> int | None:
+    """An integer field, or None when Slurm says unset or infinite."""
+    if isinstance(value, dict):
+        if not value.get("set", True) or value.get("infinite", False):
+            return None
+        value = value.get("number")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return None if int(value) in _NO_VALUE else int(value)
+
+
+def words(value: Any) -> list[str]:
+    """A state field, given as one string or as a list of strings."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return []
+
+
+def timestamp(value: Any) -> datetime | None:
+    seconds = number(value)
+    return datetime.fromtimestamp(seconds, UTC) if seconds else None
+
+
+def nodes(sinfo: dict[str, Any]) -> list[Node]:
+    result = []
+    for raw in sinfo.get("nodes", []):
+        flags = words(raw.get("state")) + words(raw.get("state_flags"))
+        result.append(
+            Node(
+                name=str(raw["name"]),
+                state=node_state(flags),
+                cpus=number(raw.get("cpus")) or 0,
+                cpus_allocated=number(raw.get("alloc_cpus")) or 0,
+                memory_mb=number(raw.get("real_memory")) or 0,
+                partitions=[str(p) for p in raw.get("partitions") or []],
+                reason=str(raw.get("reason") or ""),
+            )
+        )
+    return sorted(result, key=lambda node: node.name)
+
+
+def minutes(text: str) -> int | None:
+    """``MaxTime`` as minutes: ``UNLIMITED``, ``30``, ``01:00:00``, ``7-00:00:00``."""
+    if text.upper() in ("UNLIMITED", "INFINITE", "NONE", ""):
+        return None
+    match = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text)
+    if not match:
+        return None
+    days, first, second, third = match.groups()
+    if second is None:  # a bare number is minutes
+        total = int(first)
+    elif third is None:  # MM:SS
+        total = int(first) + (1 if int(second) else 0)
+    else:  # HH:MM:SS
+        total = int(first) * 60 + int(second)
+    return total + int(days or 0) * 24 * 60
+
+
+def partitions(scontrol_oneliner: str, node_list: list[Node]) -> list[Partition]:
+    """``scontrol -o show partition``: one ``Key=Value`` line per partition.
+
+    Member nodes come from the nodes' own partition lists, so no hostlist
+    expression (``node[1-2]``) needs expanding here.
+    """
+    result = []
+    for line in scontrol_oneliner.splitlines():
+        fields = dict(
+            item.split("=", 1) for item in shlex.split(line, posix=False) if "=" in item
+        )
+        name = fields.get("PartitionName")
+        if not name:
+            continue
+        members = [node for node in node_list if name in node.partitions]
+        result.append(
+            Partition(
+                name=name,
+                state=partition_state(fields.get("State", "")),
+                nodes=[node.name for node in members],
+                is_default=fields.get("Default", "NO").upper() == "YES",
+                max_time_minutes=minutes(fields.get("MaxTime", "UNLIMITED")),
+                total_cpus=int(fields.get("TotalCPUs", "0") or 0),
+            )
+        )
+    return result
+
+
+def job_id(raw: dict[str, Any]) -> str:
+    """Array tasks are shown the way users type them: ``12_3``."""
+    array_job = number(raw.get("array_job_id"))
+    task = number(raw.get("array_task_id"))
+    if array_job and task is not None:
+        return f"{array_job}_{task}"
+    if array_job and raw.get("array_task_string"):
+        return f"{array_job}_[{raw['array_task_string']}]"
+    return str(number(raw.get("job_id")) or raw.get("job_id"))
+
+
+def jobs(squeue: dict[str, Any]) -> list[Job]:
+    result = []
+    for raw in squeue.get("jobs", []):
+        result.append(
+            Job(
+                job_id=job_id(raw),
+                name=str(raw.get("name") or ""),
+                user=str(raw.get("user_name") or ""),
+                account=str(raw.get("account") or ""),
+                partition=str(raw.get("partition") or ""),
+                state=job_state(words(raw.get("job_state"))),
+                reason=str(raw.get("state_reason") or ""),
+                nodes=str(raw.get("nodes") or ""),
+                node_count=number(raw.get("node_count")) or 0,
+                cpus=number(raw.get("cpus")) or 0,
+                submitted_at=timestamp(raw.get("submit_time")),
+                started_at=timestamp(raw.get("start_time")),
+                time_limit_minutes=number(raw.get("time_limit")),
+            )
+        )
+    return result
+
+
+def snapshot(sinfo: dict[str, Any], squeue: dict[str, Any], scontrol: str) -> ClusterSnapshot:
+    node_list = nodes(sinfo)
+    return ClusterSnapshot(
+        taken_at=datetime.now(UTC),
+        partitions=partitions(scontrol, node_list),
+        nodes=node_list,
+        jobs=jobs(squeue),
+    )

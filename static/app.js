@@ -1,0 +1,32 @@
+// Onestop's page behaviour. Loaded as a file because the CSP allows no inline script.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  // Every htmx request that changes state carries the session's CSRF token.
+  document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["X-CSRF-Token"] = csrfToken();
+  });
+
+  function setLive(state, text) {
+    var badge = document.getElementById("live-status");
+    if (!badge) return;
+    badge.setAttribute("data-state", state);
+    badge.textContent = text;
+  }
+
+  document.addEventListener("htmx:wsOpen", function () { setLive("live", "Live"); });
+  document.addEventListener("htmx:wsClose", function () { setLive("offline", "Reconnecting…"); });
+  document.addEventListener("htmx:wsError", function () { setLive("offline", "Reconnecting…"); });
+
+  // A page restored from the back/forward cache after sign-out must not show private data.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && document.querySelector('meta[name="csrf-token"]')) {
+      window.location.reload();
+    }
+  });
+})();
