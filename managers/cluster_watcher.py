@@ -70,20 +70,13 @@ class ClusterWatcher:
         self.latest = current
         changed = False
         if previous is None or _cluster_view(previous) != _cluster_view(current):
-            await self.publish("cluster", {"kind": "cluster", "snapshot": _cluster_json(current)})
+            await self.publish("cluster", cluster_event(current))
             changed = True
         for user in _users(previous) | _users(current):
             before = _job_view(previous, user)
             after = _job_view(current, user)
             if previous is None or before != after:
-                await self.publish(
-                    f"user.{user}",
-                    {
-                        "kind": "jobs",
-                        "user": user,
-                        "jobs": [job.model_dump(mode="json") for job in current.active_jobs_of(user)],
-                    },
-                )
+                await self.publish(f"user.{user}", jobs_event(current, user))
                 changed = True
         return changed
 
@@ -96,8 +89,15 @@ def _cluster_view(snapshot: ClusterSnapshot) -> Any:
     )
 
 
-def _cluster_json(snapshot: ClusterSnapshot) -> dict[str, Any]:
-    return snapshot.model_dump(mode="json", exclude={"jobs"})
+def cluster_event(snapshot: ClusterSnapshot) -> dict[str, Any]:
+    """The event everyone receives: partitions and nodes, no one's jobs."""
+    return {"kind": "cluster", "snapshot": snapshot.model_dump(mode="json", exclude={"jobs"})}
+
+
+def jobs_event(snapshot: ClusterSnapshot, user: str) -> dict[str, Any]:
+    """The event only ``user`` receives: their waiting and running jobs."""
+    jobs = [job.model_dump(mode="json") for job in snapshot.active_jobs_of(user)]
+    return {"kind": "jobs", "user": user, "jobs": jobs}
 
 
 def _users(snapshot: ClusterSnapshot | None) -> set[str]:

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.templating import Jinja2Templates
 
 from app.security.sessions import Identity
+from managers.cluster_watcher import cluster_event, jobs_event
 from managers.scheduler import ClusterSnapshot
 from managers.scheduler.models import Job
 
@@ -31,11 +32,4 @@ def render_event(templates: Jinja2Templates, viewer: Identity, event: dict[str, 
 
 def current_events(snapshot: ClusterSnapshot, unix_name: str) -> list[dict[str, Any]]:
     """The events that bring a freshly connected viewer up to date."""
-    return [
-        {"kind": "cluster", "snapshot": snapshot.model_dump(mode="json", exclude={"jobs"})},
-        {
-            "kind": "jobs",
-            "user": unix_name,
-            "jobs": [job.model_dump(mode="json") for job in snapshot.active_jobs_of(unix_name)],
-        },
-    ]
+    return [cluster_event(snapshot), jobs_event(snapshot, unix_name)]

@@ -8,7 +8,6 @@ from pydantic import BaseModel
 
 from managers.scheduler.states import JobState, NodeState, PartitionState
 
-
 ACTIVE_JOB_STATES = frozenset(
     {JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING}
 )

@@ -87,9 +87,7 @@ def partitions(scontrol_oneliner: str, node_list: list[Node]) -> list[Partition]
     """
     result = []
     for line in scontrol_oneliner.splitlines():
-        fields = dict(
-            item.split("=", 1) for item in shlex.split(line, posix=False) if "=" in item
-        )
+        fields = dict(item.split("=", 1) for item in shlex.split(line, posix=False) if "=" in item)
         name = fields.get("PartitionName")
         if not name:
             continue
