@@ -12,10 +12,23 @@ from app.settings import load_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.db import SchemaBehindError
+    from app.db import SchemaBehindError, check_schema, create_engine
     from app.main import create_app
 
     settings = load_settings()
+
+    async def schema_current() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await check_schema(engine, settings.database_url)
+        finally:
+            await engine.dispose()
+
+    try:  # before uvicorn starts, so the admin reads a sentence, not a traceback
+        asyncio.run(schema_current())
+    except SchemaBehindError as error:
+        print(error, file=sys.stderr)
+        return 2
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -25,12 +38,9 @@ def _serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips="127.0.0.1",
         log_config=None,
     )
-    try:
-        uvicorn.Server(config).run()
-    except SchemaBehindError as error:
-        print(error, file=sys.stderr)
-        return 2
-    return 0
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
 
 
 def _db(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -45,7 +45,7 @@ class WebSession(SQLModel, table=True):
 
     id_hash: str = Field(primary_key=True, max_length=64)
     user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
-    data: str = Field(default="{}")
+    data: str = Field(default="{}", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
@@ -65,6 +65,6 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64, index=True)
     object: str = Field(default="", max_length=1024)
     outcome: str = Field(max_length=16)
-    detail: str = Field(default="")
+    detail: str = Field(default="", sa_type=Text)
     client_ip: str = Field(default="", max_length=64)
     duration_ms: float = 0.0

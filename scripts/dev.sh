@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make dev`: set everything up, then run the portal in the foreground.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+export ONESTOP_LOG_JSON="${ONESTOP_LOG_JSON:-false}"
+.venv/bin/onestop db upgrade
+cat <<'MSG'
+
+  Onestop is starting at  http://127.0.0.1:8000
+
+  Demo sign-in names (password: demo)
+    alice   Alice Anderson, project chem
+    bob     Bob Brown, project chem
+    carol   Carol Chen, project physics
+    erin    Erin Evans, portal admin
+    mallory has a campus account but no cluster account
+
+  Stop with Ctrl-C. The demo cluster keeps running: `.venv/bin/onestop devcluster down`.
+
+MSG
+exec .venv/bin/onestop serve

@@ -1,0 +1,99 @@
+"""Alembic on SQLite and on the PostgreSQL server: up, down, up, and models == migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401 - registers the tables
+from app.db import SchemaBehindError, alembic_config, check_schema, sync_url
+from app.db import create_engine as create_async_engine
+from tests.conftest import ONESTOP, portal_env
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    name = f"onestop_test_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(POSTGRES_ADMIN)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/onestop.db"
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(sync_url(url))
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def differences(url: str) -> list[object]:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            return list(compare_metadata(MigrationContext.configure(connection), SQLModel.metadata))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite_url", "postgres_url"])
+def test_upgrade_downgrade_upgrade(backend: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(backend)
+    config = alembic_config(url)
+    command.upgrade(config, "head")
+    assert tables(url) == {"users", "web_sessions", "audit_events"}
+    assert differences(url) == [], "the models and the migrations disagree"
+    command.downgrade(config, "base")
+    assert tables(url) == set()
+    command.upgrade(config, "head")
+    assert tables(url) == {"users", "web_sessions", "audit_events"}
+
+
+def test_the_portal_refuses_a_schema_that_is_behind(sqlite_url: str) -> None:
+    async def check() -> None:
+        engine = create_async_engine(sqlite_url)
+        try:
+            await check_schema(engine, sqlite_url)
+        finally:
+            await engine.dispose()
+
+    with pytest.raises(SchemaBehindError, match="onestop db upgrade"):
+        asyncio.run(check())
+    command.upgrade(alembic_config(sqlite_url), "head")
+    asyncio.run(check())
+
+
+def test_serve_names_the_upgrade_command(sqlite_url: str) -> None:
+    done = subprocess.run(
+        [ONESTOP, "serve", "--port", "8011"],
+        env=portal_env(sqlite_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "onestop db upgrade" in done.stderr
+    assert "Traceback" not in done.stderr

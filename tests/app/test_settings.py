@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import load_settings
+
+
+def test_defaults_without_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONESTOP_CONFIG", "/nonexistent.toml")
+    settings = load_settings()
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.oidc.username_claim == "preferred_username"
+    assert not settings.tls
+
+
+def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "onestop.toml"
+    config.write_text(
+        'public_url = "https://hpc.example.edu"\n'
+        'allowed_groups = ["hpc-users"]\n'
+        "[oidc]\n"
+        'issuer = "https://login.example.edu"\n'
+        'client_id = "portal"\n'
+    )
+    monkeypatch.setenv("ONESTOP_CONFIG", str(config))
+    monkeypatch.setenv("ONESTOP_OIDC__CLIENT_ID", "from-env")
+    settings = load_settings()
+    assert settings.tls and settings.origin == "https://hpc.example.edu"
+    assert settings.allowed_groups == ["hpc-users"]
+    assert settings.oidc.issuer == "https://login.example.edu"
+    assert settings.oidc.client_id == "from-env", "the environment wins over the file"
+
+
+def test_a_typo_in_the_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "onestop.toml"
+    config.write_text('pubic_url = "https://hpc.example.edu"\n')
+    monkeypatch.setenv("ONESTOP_CONFIG", str(config))
+    with pytest.raises(ValidationError, match="pubic_url"):
+        load_settings()
+
+
+def test_public_url_must_be_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONESTOP_CONFIG", "/nonexistent.toml")
+    with pytest.raises(ValidationError, match="public_url"):
+        load_settings(public_url="hpc.example.edu")

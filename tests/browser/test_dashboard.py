@@ -1,0 +1,53 @@
+"""alice's first visit, in Chromium: sign in, see the cluster live, sign out."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import screenshot, sign_in
+from tests.conftest import Portal, scontrol
+
+
+def test_alice_signs_in_sees_a_drain_live_and_signs_out(
+    page: Page, portal: Portal, node2_resumed: None
+) -> None:
+    sign_in(page, portal.url, "alice")
+    expect(page.get_by_role("heading", name="Hello, Alice Anderson")).to_be_visible()
+    expect(page.locator("#projects-card .chip")).to_have_text(["chem"])
+    expect(page.locator("tr[data-node=node1]")).to_be_visible()
+    expect(page.locator("tr[data-node=node2]")).to_be_visible()
+    expect(page.locator("#live-status")).to_have_text("Live")
+    screenshot(page, "dashboard-alice")
+
+    page.evaluate("window.__notReloaded = true")
+    started = time.monotonic()
+    scontrol("update", "nodename=node2", "state=drain", "reason=maintenance")
+    node2 = page.locator("tr[data-node=node2]")
+    expect(node2).to_have_attribute("data-state", "drained", timeout=10_000)
+    print(f"drain visible after {time.monotonic() - started:.2f}s")
+    expect(node2).to_contain_text("in maintenance")
+    expect(node2).to_contain_text("maintenance")
+    assert page.evaluate("window.__notReloaded") is True, "the page must not reload"
+    screenshot(page, "dashboard-drained")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out").click()  # the provider asks to confirm
+    expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
+    screenshot(page, "signed-out")
+
+    page.go_back()
+    page.wait_for_load_state()
+    assert "Alice Anderson" not in page.content()
+    page.go_back()
+    page.wait_for_load_state()
+    assert "Alice Anderson" not in page.content()
+
+
+def test_mallory_sees_the_no_account_page(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "mallory")
+    expect(page.get_by_role("heading", name="You have no account on this cluster")).to_be_visible()
+    screenshot(page, "no-account")
+    page.goto(portal.url + "/")
+    expect(page.get_by_label("Username")).to_be_visible()  # sent to sign in again

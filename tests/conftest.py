@@ -1,0 +1,108 @@
+"""Fixtures that start the real parts: the demo cluster, the identity provider, a portal.
+
+Nothing here pretends to be Slurm, the identity provider or the browser. The portal
+under test runs as its own process on port 8001 with a fresh SQLite database, so the
+portal of `make dev` on port 8000 is never disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+ONESTOP = str(VENV_BIN / "onestop")
+TEST_PORT = 8001
+IDP_ISSUER = "http://127.0.0.1:9000"
+IDP_STATE_DIR = Path(os.environ.get("IDP_STATE_DIR", "/var/lib/onestop-dev/idp"))
+
+
+@dataclass
+class Portal:
+    url: str
+    database_url: str
+    log: Path
+    env: dict[str, str]
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def portal_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_")}
+    env.update(
+        ONESTOP_CONFIG="/nonexistent/onestop.toml",
+        ONESTOP_DATABASE_URL=database_url,
+        ONESTOP_PUBLIC_URL=f"http://127.0.0.1:{TEST_PORT}",
+        ONESTOP_BIND_PORT=str(TEST_PORT),
+        ONESTOP_OIDC__ISSUER=IDP_ISSUER,
+        ONESTOP_LOGIN_ATTEMPTS_PER_MINUTE="1000",
+        ONESTOP_LOG_JSON="true",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def cluster() -> None:
+    """The demo Slurm cluster, started by the project's own command (a no-op if up)."""
+    subprocess.run([ONESTOP, "devcluster", "up"], check=True, cwd=REPO)
+
+
+@pytest.fixture(scope="session")
+def idp() -> str:
+    subprocess.run(["bash", str(REPO / "scripts/idp.sh"), "start"], check=True)
+    return IDP_ISSUER
+
+
+@pytest.fixture(scope="session")
+def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    workdir = tmp_path_factory.mktemp("portal")
+    database_url = f"sqlite:///{workdir}/onestop.db"
+    env = portal_env(database_url)
+    subprocess.run([ONESTOP, "db", "upgrade"], check=True, env=env, capture_output=True)
+    log = workdir / "portal.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [ONESTOP, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
+        )
+    url = f"http://127.0.0.1:{TEST_PORT}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the portal did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.2)
+    try:
+        yield Portal(url=url, database_url=database_url, log=log, env=env)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def scontrol(*args: str) -> None:
+    subprocess.run(["scontrol", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def node2_resumed(cluster: None) -> Iterator[None]:
+    """Leave node2 in service after a test that drains it."""
+    yield
+    scontrol("update", "nodename=node2", "state=resume")
