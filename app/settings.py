@@ -42,7 +42,7 @@ class SlurmSettings(BaseModel):
     bin_dir: str = "/usr/bin"
     command_timeout_seconds: float = 20.0
     poll_interval_seconds: float = 1.0
-    idle_poll_interval_seconds: float = 5.0
+    idle_poll_interval_seconds: float = 1.5
 
 
 class Settings(BaseSettings):

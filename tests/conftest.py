@@ -101,8 +101,23 @@ def scontrol(*args: str) -> None:
     subprocess.run(["scontrol", *args], check=True, capture_output=True)
 
 
+def node_state(name: str) -> str:
+    return subprocess.run(
+        ["sinfo", "--noheader", "--node", name, "--format", "%T"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
 @pytest.fixture
 def node2_resumed(cluster: None) -> Iterator[None]:
-    """Leave node2 in service after a test that drains it."""
+    """Leave node2 in service (and answering) after a test that drains it."""
     yield
-    scontrol("update", "nodename=node2", "state=resume")
+    if "drain" in node_state("node2"):
+        scontrol("update", "nodename=node2", "state=resume")
+    deadline = time.monotonic() + 15
+    while node_state("node2") not in ("idle", "mixed", "allocated"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"node2 did not come back: {node_state('node2')}")
+        time.sleep(0.3)

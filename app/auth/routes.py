@@ -120,8 +120,8 @@ async def callback(request: Request) -> Response:
             "To get access, ask your HPC team for a cluster account (your supervisor or "
             "course instructor can usually request one for you).",
             status_code=403,
-            action_url="/signed-out",
-            action_label="OK",
+            action_url=await _switch_account_url(request),
+            action_label="Use a different campus account",
             tone="error",
         )
     target = safe_next(state.data.get("next"))
@@ -157,6 +157,17 @@ async def _remember(request: Request, claims: dict[str, Any], account: Account) 
         await db.flush()
         assert user.id is not None
         return Identity(user.id, user.unix_name, user.display_name, user.email)
+
+
+async def _switch_account_url(request: Request) -> str:
+    """Ends the provider's session (no ID token to hint with), then back to us."""
+    settings = request.app.state.settings
+    oidc: OIDCClient = request.app.state.oidc
+    try:
+        url = await oidc.logout_url(None, settings.public_url + "/signed-out")
+    except (httpx.HTTPError, SignInError):
+        url = None
+    return url or "/signed-out"
 
 
 async def logout(request: Request) -> Response:

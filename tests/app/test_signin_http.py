@@ -47,9 +47,9 @@ def test_session_id_changes_at_sign_in(portal: Portal) -> None:
         after = cookie(client)
         assert after and after != before
         # The pre-login id is worthless now.
-        stale = new_client()
-        stale.cookies.set("onestop_session", before)
-        assert stale.get(portal.url + "/").status_code == 303
+        with new_client() as stale:
+            stale.cookies.set("onestop_session", before)
+            assert stale.get(portal.url + "/").status_code == 303
 
 
 def test_mallory_has_no_account_and_gets_no_session(portal: Portal) -> None:

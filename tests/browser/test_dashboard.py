@@ -49,5 +49,18 @@ def test_mallory_sees_the_no_account_page(page: Page, portal: Portal) -> None:
     sign_in(page, portal.url, "mallory")
     expect(page.get_by_role("heading", name="You have no account on this cluster")).to_be_visible()
     screenshot(page, "no-account")
+    # Her campus session still exists, so coming back signs her in at the provider
+    # again: she must land on the same refusal, never on a page of the portal.
     page.goto(portal.url + "/")
-    expect(page.get_by_label("Username")).to_be_visible()  # sent to sign in again
+    expect(page.get_by_role("heading", name="You have no account on this cluster")).to_be_visible()
+    cookies = {c["name"] for c in page.context.cookies(portal.url)}
+    assert "onestop_session" not in cookies
+
+
+def test_mallory_can_switch_to_another_campus_account(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "mallory")
+    page.get_by_role("button", name="Use a different campus account").click()
+    page.get_by_role("button", name="Sign out").click()  # the provider asks to confirm
+    expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
+    sign_in(page, portal.url, "bob")
+    expect(page.get_by_role("heading", name="Hello, Bob Brown")).to_be_visible()
