@@ -27,6 +27,7 @@ from app.security.headers import SecurityHeadersMiddleware
 from app.security.ratelimit import LoginRateLimiter
 from app.security.sessions import SessionMiddleware, SessionStore
 from app.settings import Settings
+from app.web import admin_sessions
 from app.web.dashboard import dashboard
 from app.web.templating import build_templates, message_page
 from app.web.vendor import vendor_file
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/static", StaticFiles(directory=REPO_ROOT / "static"), name="static"),
         WebSocketRoute("/ws", live),
         *auth_routes.routes,
+        *admin_sessions.routes,
     ]
     middleware = [
         Middleware(SecurityHeadersMiddleware, settings=settings),

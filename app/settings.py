@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     min_uid: int = 1000
     allowed_groups: list[str] = Field(default_factory=list)
     admin_groups: list[str] = ["onestop-admins"]
+    admin_recent_login_minutes: int = 30
     project_min_gid: int = 1000
     project_groups_exclude: list[str] = ["users", "onestop-admins"]
     login_attempts_per_minute: int = 20

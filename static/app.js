@@ -20,7 +20,16 @@
   }
 
   document.addEventListener("htmx:wsOpen", function () { setLive("live", "Live"); });
-  document.addEventListener("htmx:wsClose", function () { setLive("offline", "Reconnecting…"); });
+  // When the live connection drops, find out whether the session itself ended
+  // (signed out elsewhere, revoked, expired): then reload, which leads to sign-in.
+  document.addEventListener("htmx:wsClose", function () {
+    setLive("offline", "Reconnecting…");
+    fetch("/", { method: "HEAD", redirect: "manual", cache: "no-store" }).then(function (response) {
+      if (response.type === "opaqueredirect" || response.status === 401) {
+        window.location.reload();
+      }
+    }).catch(function () { /* offline: the extension keeps retrying */ });
+  });
   document.addEventListener("htmx:wsError", function () { setLive("offline", "Reconnecting…"); });
 
   // A page restored from the back/forward cache after sign-out must not show private data.

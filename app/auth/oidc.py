@@ -61,11 +61,16 @@ class OIDCClient:
             raise SignInError("provider metadata names a different issuer")
         return metadata
 
-    async def begin(self, request: Request) -> RedirectResponse:
-        """Redirect the browser to the provider's sign-in page."""
+    async def begin(self, request: Request, *, fresh: bool = False) -> RedirectResponse:
+        """Redirect the browser to the provider's sign-in page.
+
+        ``fresh`` asks the provider to check the password again even if its own
+        session is alive (``prompt=login``): admin pages want a recent sign-in.
+        """
         await self.metadata()
+        extra = {"prompt": "login"} if fresh else {}
         response: RedirectResponse = await self._client.authorize_redirect(
-            request, self.redirect_uri
+            request, self.redirect_uri, **extra
         )
         return response
 

@@ -58,14 +58,15 @@ def _provider_down(request: Request) -> Response:
 async def login(request: Request) -> Response:
     state = session_of(request.scope)
     target = safe_next(request.query_params.get("next"))
-    if state.identity is not None:
+    fresh = request.query_params.get("fresh") == "1"
+    if state.identity is not None and not fresh:
         return RedirectResponse(target, status_code=303)
     if (refusal := await _throttled(request)) is not None:
         return refusal
     state.data["next"] = target
     oidc: OIDCClient = request.app.state.oidc
     try:
-        return await oidc.begin(request)
+        return await oidc.begin(request, fresh=fresh)
     except (httpx.HTTPError, SignInError):
         return _provider_down(request)
 

@@ -1,7 +1,7 @@
 """``/ws``: one WebSocket per tab, pushing htmx out-of-band fragments.
 
-Same shape as every WebSocket endpoint here: check, accept, then a receiver and a
-sender in one task group; when either ends, the other is cancelled.
+Same shape as every WebSocket endpoint here: check, accept, then a receiver, a
+sender and a session watcher run together; when one ends, the others are cancelled.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.realtime.bus import EventBus, cluster_channel, user_channel
 from app.realtime.fragments import current_events, render_event
 from app.security.sessions import session_of
+
+SESSION_CHECK_SECONDS = 10.0
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
@@ -59,7 +61,21 @@ async def live(websocket: WebSocket) -> None:
                 if fragment is not None:
                     await websocket.send_text(fragment)
 
-    tasks = [asyncio.create_task(receive()), asyncio.create_task(send())]
+    async def watch_session() -> None:
+        """A revoked or expired session stops receiving anything within seconds."""
+        store = websocket.app.state.sessions
+        id_hash = session_of(websocket.scope).id_hash
+        while id_hash is not None:
+            if not await store.still_valid(id_hash):
+                break
+            await asyncio.sleep(SESSION_CHECK_SECONDS)  # a database check, not an event
+        await websocket.close(code=4401)
+
+    tasks = [
+        asyncio.create_task(receive()),
+        asyncio.create_task(send()),
+        asyncio.create_task(watch_session()),
+    ]
     try:
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:

@@ -156,6 +156,18 @@ class SessionStore:
                 )
         return None
 
+    async def still_valid(self, id_hash: str) -> bool:
+        """Whether a signed-in session may go on (not revoked, not expired)."""
+        async with self._sessions() as db:
+            record = await db.get(WebSession, id_hash)
+        now = utcnow()
+        return (
+            record is not None
+            and record.revoked_at is None
+            and record.expires_at > now
+            and record.last_seen_at + self._idle > now
+        )
+
     async def revoke(self, id_hash: str) -> None:
         async with transaction(self._sessions) as db:
             await db.exec(
@@ -163,6 +175,22 @@ class SessionStore:
                 .where(WebSession.id_hash == id_hash)  # type: ignore[arg-type]
                 .values(revoked_at=utcnow())
             )
+
+    async def active(self) -> list[tuple[WebSession, User]]:
+        """Every signed-in session that has not ended, newest first."""
+        now = utcnow()
+        async with self._sessions() as db:
+            rows = await db.exec(
+                select(WebSession, User)
+                .join(User)
+                .where(
+                    WebSession.revoked_at.is_(None),  # type: ignore[union-attr]
+                    WebSession.expires_at > now,
+                    WebSession.last_seen_at > now - self._idle,
+                )
+                .order_by(WebSession.last_seen_at.desc())  # type: ignore[attr-defined]
+            )
+            return [(record, user) for record, user in rows.all()]
 
     async def revoke_user(self, unix_name: str) -> int:
         """End every live session of one person (an admin's emergency brake)."""

@@ -259,3 +259,33 @@ def test_websocket_checks_origin_and_session(portal: Portal) -> None:
         "select count(*) from audit_events where action = 'ws.connect' and outcome = 'refused'",
     )
     assert refused[0][0] >= 1
+
+
+def test_a_revoked_session_loses_its_live_connection(portal: Portal) -> None:
+    import subprocess
+
+    from tests.conftest import ONESTOP
+
+    with new_client() as client:
+        sign_in(client, portal.url, "carol")
+        value = cookie(client)
+
+    async def watch() -> str:
+        url = portal.url.replace("http://", "ws://") + "/ws"
+        headers = {"Cookie": f"onestop_session={value}"}
+        async with websockets.connect(url, origin=portal.url, additional_headers=headers) as ws:
+            await asyncio.wait_for(ws.recv(), 10)  # the catch-up fragments arrive
+            await asyncio.to_thread(
+                subprocess.run,
+                [ONESTOP, "sessions", "revoke", "carol"],
+                env=portal.env,
+                check=True,
+                capture_output=True,
+            )
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 20)
+            except websockets.exceptions.ConnectionClosed as error:
+                return str(error.rcvd.code if error.rcvd else "")
+
+    assert asyncio.run(watch()) == "4401"

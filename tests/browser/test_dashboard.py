@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Portal, scontrol
@@ -13,6 +13,9 @@ from tests.conftest import Portal, scontrol
 def test_alice_signs_in_sees_a_drain_live_and_signs_out(
     page: Page, portal: Portal, node2_resumed: None
 ) -> None:
+    page.goto(portal.url + "/")
+    expect(page.get_by_label("Username")).to_be_visible()
+    screenshot(page, "campus-sign-in")
     sign_in(page, portal.url, "alice")
     expect(page.get_by_role("heading", name="Hello, Alice Anderson")).to_be_visible()
     expect(page.locator("#projects-card .chip")).to_have_text(["chem"])
@@ -64,3 +67,25 @@ def test_mallory_can_switch_to_another_campus_account(page: Page, portal: Portal
     expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
     sign_in(page, portal.url, "bob")
     expect(page.get_by_role("heading", name="Hello, Bob Brown")).to_be_visible()
+
+
+def test_dark_mode_dashboard(browser: Browser, portal: Portal) -> None:
+    context = browser.new_context(color_scheme="dark", viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, portal.url, "carol")
+        expect(page.get_by_role("heading", name="Hello, Carol Chen")).to_be_visible()
+        expect(page.locator("#projects-card .chip")).to_have_text(["physics"])
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background != "rgb(255, 255, 255)", "dark mode should not be white"
+        screenshot(page, "dashboard-dark")
+    finally:
+        context.close()
+
+
+def test_erin_sees_who_is_signed_in(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "erin")
+    page.get_by_role("link", name="Signed-in people").click()
+    expect(page.get_by_role("heading", name="Signed-in people")).to_be_visible()
+    expect(page.locator("tr[data-user=erin]")).to_contain_text("this is you")
+    screenshot(page, "admin-sessions")
