@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import warnings
 
 from app.settings import load_settings
 
@@ -85,6 +86,9 @@ def _sessions(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # authlib 1.9 prefers the "httpx2" fork and warns when it falls back to httpx, which
+    # this project pins on purpose; the warning tells an admin nothing they can act on.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     parser = argparse.ArgumentParser(prog="onestop", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
