@@ -9,4 +9,4 @@ test:
 setup:
 	bash scripts/setup.sh
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

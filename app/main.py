@@ -131,6 +131,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = build_templates()
+    app.state.engine = engine
     app.state.db_sessions = db_sessions
     app.state.sessions = store
     app.state.auditor = Auditor(db_sessions)

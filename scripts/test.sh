@@ -7,5 +7,6 @@ bash scripts/setup.sh
 printf '\n== Lint\n'
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy
 printf '\n== Tests\n'
 exec .venv/bin/pytest -q -p no:cacheprovider "$@"

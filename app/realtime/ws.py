@@ -19,7 +19,8 @@ SESSION_CHECK_SECONDS = 10.0
 
 def origin_allowed(websocket: WebSocket) -> bool:
     """Browsers always send Origin on WebSocket handshakes; it must be this portal."""
-    return websocket.headers.get("origin") == websocket.app.state.settings.origin
+    expected: str = websocket.app.state.settings.origin
+    return websocket.headers.get("origin") == expected
 
 
 async def live(websocket: WebSocket) -> None:

@@ -69,7 +69,7 @@ class CSRFMiddleware:
 
 
 def _is_form(scope: Scope) -> bool:
-    content_type = dict(scope["headers"]).get(b"content-type", b"")
+    content_type: bytes = dict(scope["headers"]).get(b"content-type", b"")
     return content_type.split(b";")[0].strip() == b"application/x-www-form-urlencoded"
 
 

@@ -206,7 +206,7 @@ class SessionStore:
                 )
                 .values(revoked_at=utcnow())
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return int(result.rowcount or 0)
 
 
 class SessionMiddleware:
@@ -270,7 +270,7 @@ class SessionMiddleware:
 def _header(scope: Scope, name: bytes) -> str:
     for key, value in scope.get("headers", []):
         if key == name:
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     return ""
 
 
