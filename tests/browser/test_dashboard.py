@@ -87,5 +87,6 @@ def test_erin_sees_who_is_signed_in(page: Page, portal: Portal) -> None:
     sign_in(page, portal.url, "erin")
     page.get_by_role("link", name="Signed-in people").click()
     expect(page.get_by_role("heading", name="Signed-in people")).to_be_visible()
-    expect(page.locator("tr[data-user=erin]")).to_contain_text("this is you")
+    expect(page.locator("tr[data-current=true]")).to_contain_text("this is you")
+    expect(page.locator("tr[data-current=true]")).to_contain_text("Erin Evans")
     screenshot(page, "admin-sessions")
