@@ -1,7 +1,7 @@
 """The audit trail: every security-relevant act is written down and logged.
 
-Writes go to the database (for admins to query) and to the structured log (for the
-site's log shipping), in that order, so a failing database never hides an event.
+Each event goes to the structured log first (for the site's log shipping) and then
+to the database (for admins to query), so a failing database never hides an event.
 """
 
 from __future__ import annotations

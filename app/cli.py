@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 import warnings
 
@@ -36,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host or settings.bind_host,
         port=args.port or settings.bind_port,
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.trusted_proxies,
         log_config=None,
     )
     server = uvicorn.Server(config)
@@ -73,13 +74,19 @@ def _sessions(args: argparse.Namespace) -> int:
     async def revoke() -> int:
         settings = load_settings()
         engine = create_engine(settings.database_url)
-        sessions = session_factory(engine)
-        count = await SessionStore(sessions, settings).revoke_user(args.user)
-        await Auditor(sessions).record(
-            actor="admin-cli", action="sessions.revoke", object=args.user, outcome="ok", count=count
-        )
-        await engine.dispose()
-        return count
+        try:
+            sessions = session_factory(engine)
+            count = await SessionStore(sessions, settings).revoke_user(args.user)
+            await Auditor(sessions).record(
+                actor=f"admin-cli:{getpass.getuser()}",
+                action="sessions.revoke",
+                object=args.user,
+                outcome="ok",
+                count=count,
+            )
+            return count
+        finally:
+            await engine.dispose()
 
     print(f"Ended {asyncio.run(revoke())} session(s) of {args.user}.")
     return 0

@@ -55,11 +55,13 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """The async engine for ``url``; ``pool_pre_ping`` survives a PostgreSQL restart."""
     ensure_sqlite_dir(url)
     return create_async_engine(async_url(url), pool_pre_ping=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit (handlers read them)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -20,7 +21,7 @@ from app.auth.guard import RequireSignIn
 from app.auth.oidc import OIDCClient
 from app.db import REPO_ROOT, check_schema, create_engine, session_factory
 from app.logs import configure_logging, get_logger
-from app.realtime.bus import EventBus
+from app.realtime.bus import EventBus, cluster_channel, user_channel
 from app.realtime.ws import live
 from app.security.csrf import CSRFMiddleware
 from app.security.headers import SecurityHeadersMiddleware
@@ -78,35 +79,54 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings) -> Starlette:
     configure_logging(settings.log_level, settings.log_json)
     engine = create_engine(settings.database_url)
     db_sessions = session_factory(engine)
     store = SessionStore(db_sessions, settings)
     bus = EventBus(settings.event_bus_url)
+
+    async def publish_cluster_news(audience: str | None, payload: dict[str, Any]) -> None:
+        """The watcher says who an event is for; the bus decides the channel."""
+        channel = cluster_channel() if audience is None else user_channel(audience)
+        await bus.publish(channel, payload)
+
     watcher = ClusterWatcher(
         SlurmAdapter(settings.slurm.bin_dir, settings.slurm.command_timeout_seconds),
-        bus.publish,
+        publish_cluster_news,
         interval=settings.slurm.poll_interval_seconds,
         idle_interval=settings.slurm.idle_poll_interval_seconds,
         logger=get_logger("onestop.cluster_watcher"),
     )
 
+    async def purge_sessions() -> None:
+        while True:
+            try:
+                removed = await store.purge()
+                log.info("sessions_purged", removed=removed)
+            except Exception:
+                log.exception("sessions_purge_failed")
+            await asyncio.sleep(3600)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await check_schema(engine, settings.database_url)
-        await bus.connect()
-        await watcher.refresh()
-        task = asyncio.create_task(watcher.run())
-        log.info("portal_started", url=settings.public_url)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(engine.dispose)
+            await check_schema(engine, settings.database_url)
+            await bus.connect()
+            stack.push_async_callback(bus.disconnect)
+            await watcher.refresh()
+            for job in (watcher.run(), purge_sessions()):
+                task = asyncio.create_task(job)
+                stack.push_async_callback(_stop, task)
+            log.info("portal_started", url=settings.public_url)
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await bus.disconnect()
-            await engine.dispose()
 
     routes = [
         Route("/", dashboard, methods=["GET"]),

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     bind_host: str = "127.0.0.1"
     bind_port: int = 8000
+    trusted_proxies: str = "127.0.0.1"
     database_url: str = "sqlite:////var/lib/onestop/onestop.db"
     event_bus_url: str = "memory://"
     session_lifetime_minutes: int = 8 * 60

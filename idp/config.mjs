@@ -24,6 +24,8 @@ export function buildConfiguration({ clientSecret, origins, jwks, cookieKeys }) 
       grant_types: ['authorization_code'],
       response_types: ['code'],
       id_token_signed_response_alg: 'RS256',
+      // Every ID token says when the password was last typed; admin pages need it recent.
+      require_auth_time: true,
       redirect_uris: origins.map((o) => `${o}/auth/callback`),
       post_logout_redirect_uris: origins.flatMap((o) => [`${o}/`, `${o}/signed-out`]),
     }],

@@ -16,10 +16,13 @@ from typing import Any
 from managers.scheduler import ClusterSnapshot, SchedulerAdapter, SchedulerError
 from managers.scheduler.models import Job
 
-Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+# publish(audience, payload): audience None is everyone, otherwise one Unix name.
+Publish = Callable[[str | None, dict[str, Any]], Awaitable[None]]
 
 
 class ClusterWatcher:
+    """Polls the scheduler and publishes changes; ``latest`` is the last reading."""
+
     def __init__(
         self,
         adapter: SchedulerAdapter,
@@ -41,9 +44,16 @@ class ClusterWatcher:
         self._wake.set()
 
     async def run(self) -> None:
+        """Until cancelled. A bug or a bus outage in one round is logged, never fatal:
+        a dead watcher would leave every dashboard frozen without a word."""
         delay = self.interval
         while True:
-            changed = await self.refresh()
+            try:
+                changed = await self.refresh()
+            except Exception:
+                if self.log is not None:
+                    self.log.exception("cluster_watcher_round_failed")
+                changed = False
             delay = self.interval if changed else min(delay * 1.5, self.idle_interval)
             self._wake.clear()
             try:
@@ -70,13 +80,13 @@ class ClusterWatcher:
         self.latest = current
         changed = False
         if previous is None or _cluster_view(previous) != _cluster_view(current):
-            await self.publish("cluster", cluster_event(current))
+            await self.publish(None, cluster_event(current))
             changed = True
         for user in _users(previous) | _users(current):
             before = _job_view(previous, user)
             after = _job_view(current, user)
             if previous is None or before != after:
-                await self.publish(f"user.{user}", jobs_event(current, user))
+                await self.publish(user, jobs_event(current, user))
                 changed = True
         return changed
 

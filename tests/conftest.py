@@ -46,6 +46,9 @@ def portal_env(database_url: str, **extra: str) -> dict[str, str]:
         ONESTOP_BIND_PORT=str(TEST_PORT),
         ONESTOP_OIDC__ISSUER=IDP_ISSUER,
         ONESTOP_LOGIN_ATTEMPTS_PER_MINUTE="1000",
+        # Provider and portal share this machine's clock; a small tolerance lets the
+        # tests show a stale auth_time after seconds instead of minutes.
+        ONESTOP_OIDC__CLOCK_SKEW_SECONDS="1",
         ONESTOP_LOG_JSON="true",
     )
     env.update(extra)

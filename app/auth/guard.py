@@ -18,10 +18,15 @@ PUBLIC_PREFIXES = ("/static/", "/vendor/")
 
 
 def is_public(path: str) -> bool:
+    """The few paths a person must reach before signing in (exact paths, not prefixes,
+    except for static assets)."""
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 class RequireSignIn:
+    """Redirects a page request to sign-in (keeping where it was going), answers 401
+    to other methods, and refuses WebSockets; public paths pass untouched."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -33,6 +38,15 @@ class RequireSignIn:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
+            client = scope.get("client")
+            await scope["app"].state.auditor.record(
+                actor="anonymous",
+                action="ws.connect",
+                object=scope["path"],
+                outcome="refused",
+                client_ip=client[0] if client else "",
+                reason="not signed in",
+            )
             await send({"type": "websocket.close", "code": 4401, "reason": "sign in first"})
             return
         if scope["method"] in ("GET", "HEAD"):

@@ -18,13 +18,36 @@ from app.settings import Settings
 UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
-class NoAccountError(Exception):
-    """The identity is valid but may not use this cluster; ``reason`` goes to the audit log."""
+NO_ACCOUNT_EXPLANATION = (
+    "You signed in with your campus account, but it is not linked to an account on "
+    "this HPC cluster, so there is nothing here for you to use yet.",
+    "To get access, ask your HPC team for a cluster account (your supervisor or "
+    "course instructor can usually request one for you).",
+)
 
-    def __init__(self, reason: str, username: str = "") -> None:
+
+class NoAccountError(Exception):
+    """The identity is valid but may not use this cluster.
+
+    ``reason`` and ``outcome`` go to the audit log; ``heading`` and ``explanation``
+    are what the person reads.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        username: str = "",
+        *,
+        outcome: str = "no-account",
+        heading: str = "You have no account on this cluster",
+        explanation: tuple[str, ...] = NO_ACCOUNT_EXPLANATION,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.username = username
+        self.outcome = outcome
+        self.heading = heading
+        self.explanation = explanation
 
 
 @dataclass(frozen=True)

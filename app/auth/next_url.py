@@ -12,6 +12,7 @@ DEFAULT = "/"
 
 
 def safe_next(value: str | None) -> str:
+    """``value`` if it is a plain local path at every layer of decoding, else "/"."""
     if not value or len(value) > 2048:
         return DEFAULT
     candidate = value

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 from joserfc import jwt
@@ -24,6 +25,7 @@ from starlette.responses import RedirectResponse
 from app.settings import OIDCSettings
 
 CLIENT_NAME = "campus"
+FRESH_KEY = "fresh_sign_in_requested_at"
 
 
 class SignInError(Exception):
@@ -34,7 +36,17 @@ class SignInError(Exception):
         self.reason = reason
 
 
+class ProviderUnavailable(Exception):
+    """The identity provider did not answer, or answered something unusable."""
+
+
 class OIDCClient:
+    """The portal's one relying-party client of the campus provider.
+
+    Every failure surfaces as SignInError (do not trust this callback) or
+    ProviderUnavailable (try again later), never as a driver exception.
+    """
+
     def __init__(self, settings: OIDCSettings, redirect_uri: str) -> None:
         self.settings = settings
         self.redirect_uri = redirect_uri
@@ -56,22 +68,34 @@ class OIDCClient:
         self._client = client
 
     async def metadata(self) -> dict[str, Any]:
-        metadata: dict[str, Any] = await self._client.load_server_metadata()
+        try:
+            metadata: dict[str, Any] = await self._client.load_server_metadata()
+        except (httpx.HTTPError, ValueError) as error:
+            raise ProviderUnavailable(str(error)) from error
         if metadata.get("issuer") != self.settings.issuer:
-            raise SignInError("provider metadata names a different issuer")
+            raise ProviderUnavailable("provider metadata names a different issuer")
         return metadata
 
     async def begin(self, request: Request, *, fresh: bool = False) -> RedirectResponse:
         """Redirect the browser to the provider's sign-in page.
 
         ``fresh`` asks the provider to check the password again even if its own
-        session is alive (``prompt=login``): admin pages want a recent sign-in.
+        session is alive (``prompt=login``, ``max_age=0``). The browser could strip
+        those parameters, so the callback also demands an ``auth_time`` from after
+        this moment.
         """
         await self.metadata()
-        extra = {"prompt": "login"} if fresh else {}
-        response: RedirectResponse = await self._client.authorize_redirect(
-            request, self.redirect_uri, **extra
-        )
+        extra: dict[str, Any] = {}
+        request.session.pop(FRESH_KEY, None)
+        if fresh:
+            extra = {"prompt": "login", "max_age": 0}
+            request.session[FRESH_KEY] = int(time.time())
+        try:
+            response: RedirectResponse = await self._client.authorize_redirect(
+                request, self.redirect_uri, **extra
+            )
+        except (httpx.HTTPError, ValueError, RuntimeError) as error:
+            raise ProviderUnavailable(str(error)) from error
         return response
 
     async def finish(self, request: Request) -> tuple[dict[str, Any], str]:
@@ -83,11 +107,14 @@ class OIDCClient:
         code = params.get("code")
         if not state or not code:
             raise SignInError("callback without state or code")
+        stored = request.session.get(f"_state_{CLIENT_NAME}_{state}")
         framework = self._client.framework
         saved = await framework.get_state_data(request.session, state)
         await framework.clear_state_data(request.session, state)
         if not saved or "nonce" not in saved:
             raise SignInError("state does not belong to this browser session")
+        if not isinstance(stored, dict) or stored.get("exp", 0) < time.time():
+            raise SignInError("state has expired")
         try:
             token = await self._client.fetch_access_token(
                 code=code,
@@ -96,22 +123,34 @@ class OIDCClient:
             )
         except OAuthError as error:
             raise SignInError(f"code exchange refused: {error.error}") from error
+        except (httpx.HTTPError, ValueError) as error:
+            raise ProviderUnavailable(str(error)) from error
         raw = token.get("id_token")
         if not isinstance(raw, str):
             raise SignInError("token response without an ID token")
         claims = await self.verify_id_token(raw, nonce=saved["nonce"])
+        requested = request.session.pop(FRESH_KEY, None)
+        if isinstance(requested, int):
+            auth_time = claims.get("auth_time")
+            skew = self.settings.clock_skew_seconds
+            if not isinstance(auth_time, int | float) or auth_time < requested - skew:
+                raise SignInError("a fresh sign-in was asked for but the provider did not ask")
         return claims, raw
+
+    async def _keys(self, force: bool = False) -> KeySet:
+        try:
+            return KeySet.import_key_set(await self._client.fetch_jwk_set(force=force))
+        except (httpx.HTTPError, ValueError, RuntimeError, JoseError) as error:
+            raise ProviderUnavailable(f"cannot read the provider's keys: {error}") from error
 
     async def verify_id_token(self, raw: str, *, nonce: str) -> dict[str, Any]:
         """Signature (pinned algorithms), issuer, audience, expiry and nonce, or SignInError."""
-        keys = KeySet.import_key_set(await self._client.fetch_jwk_set())
         registry = JWSRegistry(algorithms=self.settings.id_token_algorithms)
         try:
-            token = jwt.decode(raw, keys, registry=registry)
+            token = jwt.decode(raw, await self._keys(), registry=registry)
         except (JoseError, ValueError) as error:
-            try:
-                keys = KeySet.import_key_set(await self._client.fetch_jwk_set(force=True))
-                token = jwt.decode(raw, keys, registry=registry)
+            try:  # the provider may have rotated its keys since we last fetched them
+                token = jwt.decode(raw, await self._keys(force=True), registry=registry)
             except (JoseError, ValueError):
                 raise SignInError(f"ID token signature rejected: {error}") from error
         claims = dict(token.claims)

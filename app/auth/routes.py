@@ -5,26 +5,33 @@ Every outcome, good or bad, is audited; a failed sign-in leaves no session behin
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import httpx
-from sqlmodel import select
+from sqlmodel import or_, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.auth.identity import Account, NoAccountError, map_account
 from app.auth.next_url import safe_next
-from app.auth.oidc import OIDCClient, SignInError
+from app.auth.oidc import OIDCClient, ProviderUnavailable, SignInError
 from app.db import transaction
 from app.models import User, utcnow
+from app.security.csrf import csrf_token
 from app.security.sessions import Identity, session_of
 from app.web.templating import message_page
 
 
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def _actor(request: Request) -> str:
+    identity = session_of(request.scope).identity
+    return identity.unix_name if identity else "anonymous"
 
 
 async def _throttled(request: Request) -> Response | None:
@@ -42,7 +49,14 @@ async def _throttled(request: Request) -> Response | None:
     )
 
 
-def _provider_down(request: Request) -> Response:
+async def _provider_down(request: Request, reason: str) -> Response:
+    await request.app.state.auditor.record(
+        actor=_actor(request),
+        action="auth.login",
+        outcome="provider-down",
+        client_ip=_client_ip(request),
+        reason=reason,
+    )
     return message_page(
         request,
         "The campus sign-in service is not answering",
@@ -67,8 +81,8 @@ async def login(request: Request) -> Response:
     oidc: OIDCClient = request.app.state.oidc
     try:
         return await oidc.begin(request, fresh=fresh)
-    except (httpx.HTTPError, SignInError):
-        return _provider_down(request)
+    except ProviderUnavailable as error:
+        return await _provider_down(request, str(error))
 
 
 async def callback(request: Request) -> Response:
@@ -78,16 +92,20 @@ async def callback(request: Request) -> Response:
     state = session_of(request.scope)
     auditor = request.app.state.auditor
     oidc: OIDCClient = request.app.state.oidc
+    settings = request.app.state.settings
     try:
         claims, raw_id_token = await oidc.finish(request)
-        account = map_account(claims, request.app.state.settings)
-    except httpx.HTTPError:
-        state.destroy()
-        return _provider_down(request)
+        account = await asyncio.to_thread(map_account, claims, settings)
+        identity = await _remember(request, claims, account)
+    except ProviderUnavailable as error:
+        return await _provider_down(request, str(error))
     except SignInError as error:
-        state.destroy()
+        # Someone already signed in keeps their session: a forged callback link
+        # must not be a way to sign people out.
+        if state.identity is None:
+            state.destroy()
         await auditor.record(
-            actor="anonymous",
+            actor=_actor(request),
             action="auth.login",
             outcome="refused",
             client_ip=_client_ip(request),
@@ -105,31 +123,30 @@ async def callback(request: Request) -> Response:
             tone="error",
         )
     except NoAccountError as error:
-        state.destroy()
+        state.destroy()  # whoever was signed in here, the person at the browser changed
         await auditor.record(
             actor=error.username or "anonymous",
             action="auth.login",
-            outcome="no-account",
+            outcome=error.outcome,
             client_ip=_client_ip(request),
             reason=error.reason,
         )
         return message_page(
             request,
-            "You have no account on this cluster",
-            "You signed in with your campus account, but it is not linked to an account on "
-            "this HPC cluster, so there is nothing here for you to use yet.",
-            "To get access, ask your HPC team for a cluster account (your supervisor or "
-            "course instructor can usually request one for you).",
+            error.heading,
+            *error.explanation,
             status_code=403,
             action_url=await _switch_account_url(request),
             action_label="Use a different campus account",
             tone="error",
         )
     target = safe_next(state.data.get("next"))
-    identity = await _remember(request, claims, account)
     state.data.clear()
     state.data["id_token"] = raw_id_token
+    if isinstance(claims.get("auth_time"), int | float):
+        state.data["auth_time"] = int(claims["auth_time"])
     state.sign_in(identity)
+    csrf_token(request.scope)  # minted once here, so parallel first pages agree on it
     await auditor.record(
         actor=account.unix_name,
         action="auth.login",
@@ -142,15 +159,39 @@ async def callback(request: Request) -> Response:
 
 
 async def _remember(request: Request, claims: dict[str, Any], account: Account) -> Identity:
-    """Create or update the person's record; return who the session now belongs to."""
-    issuer = claims["iss"]
+    """Create or update the person's record; return who the session now belongs to.
+
+    A campus identity (issuer + subject) is bound to one Unix account at its first
+    sign-in. ``preferred_username`` is not guaranteed unique or stable by OIDC, so a
+    later sign-in that would move the binding is refused, not followed.
+    """
+    issuer, subject = claims["iss"], claims["sub"]
     async with transaction(request.app.state.db_sessions) as db:
         user = (
-            await db.exec(select(User).where(User.issuer == issuer, User.subject == claims["sub"]))
+            await db.exec(select(User).where(User.issuer == issuer, User.subject == subject))
         ).first()
+        holder = (
+            await db.exec(
+                select(User).where(
+                    User.unix_name == account.unix_name,
+                    or_(User.issuer != issuer, User.subject != subject),
+                )
+            )
+        ).first()
+        if holder is not None or (user is not None and user.unix_name != account.unix_name):
+            raise NoAccountError(
+                "identity bound to another account",
+                account.unix_name,
+                outcome="conflict",
+                heading="Your campus account does not match your cluster account",
+                explanation=(
+                    "The cluster account this campus account names is already linked to a "
+                    "different campus identity, so you were not signed in.",
+                    "Please contact your HPC team; they can check and fix the link.",
+                ),
+            )
         if user is None:
-            user = User(issuer=issuer, subject=claims["sub"], unix_name=account.unix_name)
-        user.unix_name = account.unix_name
+            user = User(issuer=issuer, subject=subject, unix_name=account.unix_name)
         user.display_name = account.display_name
         user.email = account.email
         user.last_login_at = utcnow()
@@ -166,7 +207,7 @@ async def _switch_account_url(request: Request) -> str:
     oidc: OIDCClient = request.app.state.oidc
     try:
         url = await oidc.logout_url(None, settings.public_url + "/signed-out")
-    except (httpx.HTTPError, SignInError):
+    except (ProviderUnavailable, httpx.HTTPError):
         url = None
     return url or "/signed-out"
 
@@ -183,7 +224,7 @@ async def logout(request: Request) -> Response:
     oidc: OIDCClient = request.app.state.oidc
     try:
         url = await oidc.logout_url(id_token, settings.public_url + "/signed-out")
-    except (httpx.HTTPError, SignInError):
+    except (ProviderUnavailable, httpx.HTTPError):
         url = None
     return RedirectResponse(url or "/signed-out", status_code=303)
 

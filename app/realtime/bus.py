@@ -62,8 +62,17 @@ class EventBus:
             await asyncio.gather(*(ready.wait() for ready in readiness))
 
             async def stream() -> AsyncIterator[dict[str, Any]]:
+                """Ends (raises) when a channel's subscription dies, so the caller can
+                close its socket and the browser reconnects, instead of hanging."""
                 while True:
-                    yield await queue.get()
+                    getter = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait(
+                        [getter, *tasks], return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if getter not in done:
+                        getter.cancel()
+                        raise ConnectionError("an event bus subscription ended")
+                    yield getter.result()
 
             yield stream()
         finally:

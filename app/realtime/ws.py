@@ -10,9 +10,12 @@ import asyncio
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from app.logs import get_logger
 from app.realtime.bus import EventBus, cluster_channel, user_channel
 from app.realtime.fragments import current_events, render_event
 from app.security.sessions import session_of
+
+log = get_logger("onestop.ws")
 
 SESSION_CHECK_SECONDS = 10.0
 
@@ -25,15 +28,15 @@ def origin_allowed(websocket: WebSocket) -> bool:
 
 async def live(websocket: WebSocket) -> None:
     identity = session_of(websocket.scope).identity
-    auditor = websocket.app.state.auditor
-    if identity is None:
+    if identity is None:  # the sign-in guard refuses (and audits) these first
         await websocket.close(code=4401)
         return
     if not origin_allowed(websocket):
-        await auditor.record(
+        await websocket.app.state.auditor.record(
             actor=identity.unix_name,
             action="ws.connect",
             outcome="refused",
+            object="/ws",
             origin=websocket.headers.get("origin", ""),
         )
         await websocket.close(code=4403)
@@ -56,7 +59,8 @@ async def live(websocket: WebSocket) -> None:
             snapshot = websocket.app.state.watcher.latest
             if snapshot is not None:
                 for event in current_events(snapshot, identity.unix_name):
-                    await websocket.send_text(render_event(templates, identity, event) or "")
+                    if (fragment := render_event(templates, identity, event)) is not None:
+                        await websocket.send_text(fragment)
             async for event in events:
                 fragment = render_event(templates, identity, event)
                 if fragment is not None:
@@ -78,13 +82,14 @@ async def live(websocket: WebSocket) -> None:
         asyncio.create_task(watch_session()),
     ]
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            if task.exception() and not isinstance(task.exception(), WebSocketDisconnect):
-                raise task.exception()  # type: ignore[misc]
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        error = task.exception()
+        # A peer that went away mid-send is ordinary; anything else is logged, and the
+        # browser reconnects. Never a traceback at the viewer.
+        if error is not None and not isinstance(error, WebSocketDisconnect | RuntimeError):
+            log.warning("ws_ended_with_error", user=identity.unix_name, error=repr(error))

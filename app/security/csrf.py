@@ -48,7 +48,10 @@ class CSRFMiddleware:
                 await _refuse(scope, receive, send, "The form was too large.")
                 return
             sent = parse_qs(body.decode("utf-8", "replace")).get(FIELD, [""])[0]
-        if not isinstance(expected, str) or not secrets.compare_digest(sent, expected):
+        if not isinstance(expected, str) or not secrets.compare_digest(
+            sent.encode("utf-8", "replace"), expected.encode()
+        ):
+            await _audit_refusal(scope)
             await _refuse(
                 scope,
                 receive,
@@ -69,8 +72,22 @@ class CSRFMiddleware:
 
 
 def _is_form(scope: Scope) -> bool:
+    """Only small urlencoded forms are read for the field; multipart requests (uploads)
+    must send the header, so the body is never buffered here."""
     content_type: bytes = dict(scope["headers"]).get(b"content-type", b"")
-    return content_type.split(b";")[0].strip() == b"application/x-www-form-urlencoded"
+    return content_type.split(b";")[0].strip().lower() == b"application/x-www-form-urlencoded"
+
+
+async def _audit_refusal(scope: Scope) -> None:
+    identity = session_of(scope).identity
+    client = scope.get("client")
+    await scope["app"].state.auditor.record(
+        actor=identity.unix_name if identity else "anonymous",
+        action="csrf.check",
+        object=f"{scope['method']} {scope['path']}",
+        outcome="refused",
+        client_ip=client[0] if client else "",
+    )
 
 
 async def _read_body(receive: Receive) -> tuple[bytes | None, list[Message]]:

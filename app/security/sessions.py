@@ -12,14 +12,14 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.cookies import SimpleCookie
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import transaction
@@ -168,13 +168,34 @@ class SessionStore:
             and record.last_seen_at + self._idle > now
         )
 
-    async def revoke(self, id_hash: str) -> None:
+    async def revoke(self, id_hash: str) -> int:
+        """End one session; returns 1 if it was live, 0 if unknown or already ended."""
         async with transaction(self._sessions) as db:
-            await db.exec(
+            result = await db.exec(
                 update(WebSession)
-                .where(WebSession.id_hash == id_hash)  # type: ignore[arg-type]
+                .where(
+                    WebSession.id_hash == id_hash,  # type: ignore[arg-type]
+                    WebSession.revoked_at.is_(None),  # type: ignore[union-attr]
+                )
                 .values(revoked_at=utcnow())
             )
+            return int(result.rowcount or 0)
+
+    async def purge(self, keep: timedelta = timedelta(days=1)) -> int:
+        """Delete sessions that ended more than ``keep`` ago (every visit to /login
+        leaves a pre-login row, so without this the table only grows)."""
+        cutoff = utcnow() - keep
+        async with transaction(self._sessions) as db:
+            result = await db.exec(
+                delete(WebSession).where(
+                    or_(
+                        WebSession.expires_at < cutoff,  # type: ignore[arg-type]
+                        WebSession.revoked_at < cutoff,  # type: ignore[arg-type,operator]
+                        WebSession.last_seen_at < cutoff - self._idle,  # type: ignore[arg-type]
+                    )
+                )
+            )
+            return int(result.rowcount or 0)
 
     async def active(self) -> list[tuple[WebSession, User]]:
         """Every signed-in session that has not ended, newest first."""
@@ -248,16 +269,9 @@ class SessionMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
     def _token(self, scope: Scope) -> str | None:
-        raw = _header(scope, b"cookie")
-        if not raw:
-            return None
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(raw)
-        except Exception:
-            return None
-        morsel = jar.get(self.cookie)
-        return morsel.value if morsel else None
+        # Starlette's lenient parser: one malformed cookie from another site on the
+        # same domain must not hide ours (http.cookies gives up on the whole header).
+        return cookie_parser(_header(scope, b"cookie")).get(self.cookie) or None
 
     def _cookie(self, value: str, max_age: int) -> str:
         parts = [f"{self.cookie}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly"]

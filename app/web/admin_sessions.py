@@ -1,21 +1,21 @@
 """Admins see who is signed in and can end sessions.
 
-Admin pages need membership in one of ``admin_groups`` and a sign-in within the
-last ``admin_recent_login_minutes``: a session left open on a lab computer is not
-enough to act as an admin. (Casbin replaces the group check with the policy gate.)
+Admin pages need membership in one of ``admin_groups`` and a password typed at the
+provider within the last ``admin_recent_login_minutes`` (the ID token's
+``auth_time``): a session left open on a lab computer is not enough to act as an
+admin. (Casbin replaces the group check with the policy gate.)
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app.auth.identity import is_admin
-from app.models import utcnow
+from app.auth.profile import viewer_profile
 from app.security.sessions import Identity, SessionStore, session_of
 from app.web.templating import message_page, render
 
@@ -28,7 +28,7 @@ async def _admin_or_refusal(request: Request) -> Identity | Response:
     assert identity is not None  # the sign-in guard runs first
     settings = request.app.state.settings
     auditor = request.app.state.auditor
-    if not is_admin(identity.unix_name, settings):
+    if not (await viewer_profile(request)).admin:
         await auditor.record(actor=identity.unix_name, action="admin.sessions", outcome="denied")
         return message_page(
             request,
@@ -39,8 +39,12 @@ async def _admin_or_refusal(request: Request) -> Identity | Response:
             action_label="Go to the dashboard",
             tone="error",
         )
-    recent = timedelta(minutes=settings.admin_recent_login_minutes)
-    if state.created_at is None or utcnow() - state.created_at > recent:
+    auth_time = state.data.get("auth_time")
+    recent = settings.admin_recent_login_minutes * 60
+    if not isinstance(auth_time, int) or time.time() - auth_time > recent:
+        await auditor.record(
+            actor=identity.unix_name, action="admin.sessions", outcome="reauth-needed"
+        )
         return message_page(
             request,
             "Please sign in again",
@@ -59,6 +63,9 @@ async def sessions_page(request: Request) -> Response:
         return admin
     store: SessionStore = request.app.state.sessions
     current = session_of(request.scope).id_hash
+    await request.app.state.auditor.record(
+        actor=admin.unix_name, action="admin.sessions", outcome="ok"
+    )
     return render(
         request,
         "admin_sessions.html",
@@ -75,11 +82,19 @@ async def revoke(request: Request) -> Response:
     user = str(form.get("user", ""))
     session_id = str(form.get("session", ""))
     if user:
-        count = await store.revoke_user(user)
-        target = user
+        count, target = await store.revoke_user(user), user
+    elif session_id:
+        count, target = await store.revoke(session_id), f"session {session_id[:12]}"
     else:
-        await store.revoke(session_id)
-        count, target = 1, f"session {session_id[:12]}"
+        return message_page(
+            request,
+            "Nothing to end",
+            "Choose a session or a person on the list first.",
+            status_code=400,
+            action_url=PATH,
+            action_label="Back to the list",
+            tone="error",
+        )
     await request.app.state.auditor.record(
         actor=admin.unix_name, action="sessions.revoke", object=target, outcome="ok", count=count
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from app.auth.identity import project_groups
+from app.auth.profile import viewer_profile
 from app.security.sessions import session_of
 from app.web.templating import render
 
@@ -20,7 +20,7 @@ async def dashboard(request: Request) -> HTMLResponse:
         "dashboard.html",
         {
             "active": "dashboard",
-            "projects": project_groups(identity.unix_name, request.app.state.settings),
+            "projects": (await viewer_profile(request)).projects,
             "snapshot": snapshot,
             "jobs": snapshot.active_jobs_of(identity.unix_name) if snapshot else [],
         },

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from app.auth.identity import is_admin
+from app.auth.profile import cached_admin
 from app.db import REPO_ROOT
 from app.security.csrf import csrf_token
 from app.security.sessions import SessionState
@@ -43,7 +43,7 @@ def render(
     page: dict[str, Any] = {"identity": identity}
     if identity is not None:
         page["csrf"] = csrf_token(request.scope)
-        page["is_admin"] = is_admin(identity.unix_name, request.app.state.settings)
+        page["is_admin"] = cached_admin(request)
     page.update(context or {})
     return templates.TemplateResponse(request, name, page, status_code=status_code)
 

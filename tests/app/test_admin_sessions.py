@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 
@@ -15,13 +17,15 @@ def csrf_of(client: httpx.Client, portal: Portal) -> str:
     return page.text.split('name="csrf-token" content="')[1].split('"')[0]
 
 
-def age_sessions_of(portal: Portal, unix_name: str, minutes: int) -> None:
+def age_sign_in_of(portal: Portal, unix_name: str, minutes: int) -> None:
+    """Pretend the password was typed ``minutes`` ago (the session's ``auth_time``)."""
     path = portal.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:
         db.execute(
-            "update web_sessions set created_at = datetime(created_at, ?) "
+            "update web_sessions set data = json_set(data, '$.auth_time', "
+            "json_extract(data, '$.auth_time') - ?) "
             "where user_id in (select id from users where unix_name = ?)",
-            (f"-{minutes} minutes", unix_name),
+            (minutes * 60, unix_name),
         )
 
 
@@ -61,7 +65,7 @@ def test_an_admin_ends_another_persons_sessions(portal: Portal) -> None:
 def test_admin_pages_need_a_recent_sign_in(portal: Portal) -> None:
     with new_client() as erin:
         sign_in(erin, portal.url, "erin")
-        age_sessions_of(portal, "erin", 45)
+        age_sign_in_of(portal, "erin", 45)
         page = erin.get(portal.url + "/admin/sessions")
         assert page.status_code == 403 and "Please sign in again" in page.text
         # The provider must ask for the password again, although its session is alive.
@@ -71,3 +75,32 @@ def test_admin_pages_need_a_recent_sign_in(portal: Portal) -> None:
         answer = erin.get(submit_login_form(erin, login_page, "erin"))
         assert answer.headers["location"] == "/admin/sessions"
         assert erin.get(portal.url + "/admin/sessions").status_code == 200
+
+
+def test_stripping_the_fresh_sign_in_request_does_not_help(portal: Portal) -> None:
+    with new_client() as erin:
+        sign_in(erin, portal.url, "erin")
+        age_sign_in_of(portal, "erin", 45)
+        time.sleep(2.5)  # the provider's own auth_time must be older than the request
+        start = erin.get(portal.url + "/login?next=%2Fadmin%2Fsessions&fresh=1")
+        target = urlsplit(start.headers["location"])
+        query = parse_qs(target.query)
+        assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+        del query["prompt"], query["max_age"]
+        stripped = target._replace(query=urlencode(query, doseq=True)).geturl()
+        # The provider's session is alive, so without the parameters it does not ask.
+        answer = erin.get(stripped, follow_redirects=False)
+        while answer.is_redirect and "/auth/callback" not in answer.headers["location"]:
+            answer = erin.get(urljoin(str(answer.url), answer.headers["location"]))
+        refused = erin.get(answer.headers["location"])
+        assert refused.status_code == 400
+        assert erin.get(portal.url + "/admin/sessions").status_code == 403
+        assert erin.get(portal.url + "/").status_code == 200, "still signed in, not elevated"
+
+
+def test_a_forged_callback_does_not_sign_anyone_out(portal: Portal) -> None:
+    with new_client() as alice:
+        sign_in(alice, portal.url, "alice")
+        assert alice.get(portal.url + "/auth/callback?error=access_denied").status_code == 400
+        assert alice.get(portal.url + "/auth/callback?code=x&state=y").status_code == 400
+        assert alice.get(portal.url + "/").status_code == 200

@@ -289,3 +289,48 @@ def test_a_revoked_session_loses_its_live_connection(portal: Portal) -> None:
                 return str(error.rcvd.code if error.rcvd else "")
 
     assert asyncio.run(watch()) == "4401"
+
+
+def test_a_foreign_malformed_cookie_does_not_hide_ours(portal: Portal) -> None:
+    with new_client() as client:
+        sign_in(client, portal.url, "alice")
+        value = cookie(client)
+    raw = f'a b=1; other="unterminated; onestop_session={value}; x=y'
+    answer = httpx.get(portal.url + "/", headers={"Cookie": raw})
+    assert answer.status_code == 200 and "Alice Anderson" in answer.text
+
+
+def test_a_non_ascii_csrf_token_is_a_plain_refusal(portal: Portal) -> None:
+    with new_client() as client:
+        sign_in(client, portal.url, "alice")
+        answer = client.post(
+            portal.url + "/logout", headers={"X-CSRF-Token": "caf\u00e9".encode("latin-1")}
+        )
+        assert answer.status_code == 403
+        assert "security token" in answer.text
+    refused = session_rows(
+        portal,
+        "select count(*) from audit_events where action = 'csrf.check' and outcome = 'refused'",
+    )
+    assert refused[0][0] >= 1
+
+
+def test_a_campus_identity_cannot_take_over_a_bound_account(portal: Portal) -> None:
+    path = portal.database_url.removeprefix("sqlite:///")
+    with new_client() as client:
+        sign_in(client, portal.url, "bob")  # binds bob's campus identity to Unix bob
+    with sqlite3.connect(path) as db:
+        db.execute("update users set subject = 'someone-else' where unix_name = 'bob'")
+    try:
+        with new_client() as client:
+            answer = sign_in(client, portal.url, "bob")
+            assert answer.status_code == 403
+            assert "does not match your cluster account" in answer.text
+            assert client.get(portal.url + "/").status_code == 303
+        outcomes = session_rows(
+            portal, "select outcome from audit_events where actor = 'bob' and action = 'auth.login'"
+        )
+        assert ("conflict",) in outcomes
+    finally:
+        with sqlite3.connect(path) as db:
+            db.execute("delete from users where unix_name = 'bob' and subject = 'someone-else'")

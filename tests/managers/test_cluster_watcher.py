@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from managers.cluster_watcher import ClusterWatcher
-from managers.scheduler import JobState, NodeState
+from managers.scheduler import ClusterSnapshot, JobState, NodeState, SchedulerError
 from managers.scheduler.slurm import SlurmAdapter
 from tests.conftest import scontrol
 
 
 class Recorder:
     def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.events: list[tuple[str | None, dict[str, Any]]] = []
 
-    async def __call__(self, channel: str, payload: dict[str, Any]) -> None:
+    async def __call__(self, channel: str | None, payload: dict[str, Any]) -> None:
         self.events.append((channel, payload))
 
-    def channels(self) -> list[str]:
+    def channels(self) -> list[str | None]:
         return [channel for channel, _ in self.events]
 
 
@@ -35,11 +36,11 @@ async def test_first_reading_publishes_the_cluster(
 ) -> None:
     w, recorder = watcher
     assert await w.refresh()
-    assert recorder.channels()[0] == "cluster"
+    assert recorder.channels()[0] is None, "the cluster event is for everyone"
     nodes = {n["name"] for n in recorder.events[0][1]["snapshot"]["nodes"]}
     assert nodes == {"node1", "node2"}
     recorder.events.clear()
-    assert not await w.refresh() or "cluster" not in recorder.channels()
+    assert not await w.refresh() or None not in recorder.channels()
 
 
 async def test_a_drain_is_published_once(
@@ -50,7 +51,7 @@ async def test_a_drain_is_published_once(
     recorder.events.clear()
     scontrol("update", "nodename=node2", "state=drain", "reason=maintenance")
     assert await w.refresh()
-    (cluster,) = [payload for channel, payload in recorder.events if channel == "cluster"]
+    (cluster,) = [payload for channel, payload in recorder.events if channel is None]
     node2 = next(n for n in cluster["snapshot"]["nodes"] if n["name"] == "node2")
     assert node2["state"] == NodeState.DRAINED.value and node2["reason"] == "maintenance"
     assert w.latest is not None and w.latest.reachable
@@ -74,9 +75,9 @@ async def test_a_job_is_published_on_its_owners_channel_only(
     )
     try:
         await w.refresh()
-        assert "user.bob" in recorder.channels()
-        assert "user.alice" not in recorder.channels()
-        payload = next(p for c, p in recorder.events if c == "user.bob")
+        assert "bob" in recorder.channels()
+        assert "alice" not in recorder.channels()
+        payload = next(p for c, p in recorder.events if c == "bob")
         job = next(j for j in payload["jobs"] if j["job_id"] == job_id)
         assert job["state"] in (JobState.PENDING.value, JobState.RUNNING.value)
     finally:
@@ -94,3 +95,45 @@ async def test_an_unreachable_scheduler_keeps_what_was_known(cluster: None) -> N
     assert w.latest is not None and not w.latest.reachable
     assert [n.name for n in w.latest.nodes] == [n.name for n in known.nodes]
     assert w.latest.jobs == known.jobs, "no job is forgotten because Slurm did not answer"
+
+
+class BrokenAdapter(SlurmAdapter):
+    """Real Slurm underneath, but the first reading blows up like a parser bug would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def snapshot(self) -> ClusterSnapshot:
+        self.calls += 1
+        if self.calls == 1:
+            raise KeyError("nodes")
+        return await super().snapshot()
+
+
+async def test_the_watcher_survives_a_bad_round(cluster: None) -> None:
+    import asyncio
+
+    recorder = Recorder()
+    adapter = BrokenAdapter()
+    w = ClusterWatcher(adapter, recorder, interval=0.05, idle_interval=0.05)
+    task = asyncio.create_task(w.run())
+    try:
+        for _ in range(100):
+            if w.latest is not None:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+    assert adapter.calls >= 2 and w.latest is not None and w.latest.reachable
+
+
+async def test_unreadable_output_is_a_scheduler_error(tmp_path: Path) -> None:
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    for name in ("sinfo", "squeue", "scontrol"):
+        tool = fake_bin / name
+        tool.write_text('#!/bin/sh\necho \'{"nodes": [{"state": "idle"}]}\'\n')
+        tool.chmod(0o755)
+    with pytest.raises(SchedulerError, match="cannot read"):
+        await SlurmAdapter(bin_dir=str(fake_bin)).snapshot()

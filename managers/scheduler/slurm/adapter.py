@@ -35,9 +35,28 @@ class SlurmAdapter(SchedulerAdapter):
         return data
 
     async def snapshot(self) -> ClusterSnapshot:
-        sinfo, squeue, scontrol = await asyncio.gather(
-            self._json(["sinfo", "--json"]),
-            self._json(["squeue", "--all", "--json"]),
-            run(self.bin_dir, ["scontrol", "--oneliner", "show", "partition"], self.timeout),
-        )
-        return parse.snapshot(sinfo, squeue, scontrol)
+        """One reading of the whole cluster, three commands in parallel.
+
+        Raises SchedulerError if any command fails (the others are cancelled) or if
+        the output has a shape the parser does not know.
+        """
+        try:
+            async with asyncio.TaskGroup() as group:
+                sinfo = group.create_task(self._json(["sinfo", "--json"]))
+                squeue = group.create_task(self._json(["squeue", "--all", "--json"]))
+                scontrol = group.create_task(
+                    run(self.bin_dir, ["scontrol", "--oneliner", "show", "partition"], self.timeout)
+                )
+        except ExceptionGroup as group:
+            failures = group.subgroup(SchedulerError)
+            if failures is None:
+                raise
+            first = failures.exceptions[0]
+            assert isinstance(first, SchedulerError)
+            raise first from None
+        try:
+            return parse.snapshot(sinfo.result(), squeue.result(), scontrol.result())
+        except (KeyError, TypeError, ValueError) as error:  # pydantic errors are ValueErrors
+            raise SchedulerError(
+                "The scheduler answered in a form the portal cannot read.", repr(error)
+            ) from error

@@ -20,8 +20,6 @@ def clean_environment() -> dict[str, str]:
     env = {key: os.environ[key] for key in _KEEP if key in os.environ}
     env.setdefault("PATH", "/usr/bin:/bin")
     env["LC_ALL"] = "C.UTF-8"
-    if "SLURM_CONF" in os.environ:
-        env["SLURM_CONF"] = os.environ["SLURM_CONF"]
     return env
 
 
@@ -41,17 +39,19 @@ async def run(bin_dir: str, argv: list[str], limit_seconds: float) -> str:
             stderr=asyncio.subprocess.PIPE,
             env=clean_environment(),
         )
-    except FileNotFoundError as error:
-        raise SchedulerError("The scheduler's tools are not installed here.", str(error)) from error
+    except OSError as error:
+        raise SchedulerError("The scheduler's tools cannot be run here.", str(error)) from error
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), limit_seconds)
     except TimeoutError as error:
-        process.kill()
-        await process.wait()
         raise SchedulerError(
             "The scheduler is not answering right now.",
             f"{argv[0]} timed out after {limit_seconds}s",
         ) from error
+    finally:
+        if process.returncode is None:  # timed out or cancelled: leave no stray command
+            process.kill()
+            await process.wait()
     if process.returncode != 0:
         raise SchedulerError(
             "The scheduler is not answering right now.",
