@@ -95,6 +95,9 @@ def _sessions(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     # authlib 1.9 prefers the "httpx2" fork and warns when it falls back to httpx, which
     # this project pins on purpose; the warning tells an admin nothing they can act on.
+    # authlib installs an "always" filter when imported, so ours is added after it.
+    import authlib.deprecate  # noqa: F401
+
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     parser = argparse.ArgumentParser(prog="onestop", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
