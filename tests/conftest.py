@@ -11,11 +11,13 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg2
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,6 +100,28 @@ def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) ->
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server, dropped afterwards."""
+    name = f"onestop_test_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(POSTGRES_ADMIN)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/onestop.db"
 
 
 def scontrol(*args: str) -> None:

@@ -53,13 +53,21 @@ class EventBus:
                         queue.get_nowait()
                     queue.put_nowait(payload)
 
-        readiness = [asyncio.Event() for _ in channels]
-        tasks = [
-            asyncio.create_task(pump(channel, ready))
-            for channel, ready in zip(channels, readiness, strict=True)
-        ]
+        tasks: list[asyncio.Task[None]] = []
         try:
-            await asyncio.gather(*(ready.wait() for ready in readiness))
+            # One channel at a time: the Redis backend shares one pub/sub connection,
+            # and concurrent first subscriptions race inside it.
+            for channel in channels:
+                ready = asyncio.Event()
+                task = asyncio.create_task(pump(channel, ready))
+                tasks.append(task)
+                waiter = asyncio.ensure_future(ready.wait())
+                await asyncio.wait([waiter, task], return_when=asyncio.FIRST_COMPLETED)
+                if not ready.is_set():
+                    waiter.cancel()
+                    raise ConnectionError(f"could not subscribe to {channel}") from (
+                        task.exception() if task.done() and not task.cancelled() else None
+                    )
 
             async def stream() -> AsyncIterator[dict[str, Any]]:
                 """Ends (raises) when a channel's subscription dies, so the caller can

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg2
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -20,26 +16,6 @@ import app.models  # noqa: F401 - registers the tables
 from app.db import SchemaBehindError, alembic_config, check_schema, sync_url
 from app.db import create_engine as create_async_engine
 from tests.conftest import ONESTOP, portal_env
-
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    name = f"onestop_test_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(POSTGRES_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/onestop.db"
 
 
 def tables(url: str) -> set[str]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
+import pytest
 from alembic import command
 
 from app.db import alembic_config, create_engine, session_factory, transaction
@@ -13,8 +13,11 @@ from app.security.sessions import SessionStore, hash_token
 from app.settings import load_settings
 
 
-async def test_purge_removes_only_long_ended_sessions(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/sessions.db"
+@pytest.mark.parametrize("backend", ["sqlite_url", "postgres_url"])
+async def test_purge_removes_only_long_ended_sessions(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(backend)
     command.upgrade(alembic_config(url), "head")
     engine = create_engine(url)
     sessions = session_factory(engine)

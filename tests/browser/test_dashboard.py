@@ -90,3 +90,35 @@ def test_erin_sees_who_is_signed_in(page: Page, portal: Portal) -> None:
     expect(page.locator("tr[data-current=true]")).to_contain_text("this is you")
     expect(page.locator("tr[data-current=true]")).to_contain_text("Erin Evans")
     screenshot(page, "admin-sessions")
+
+
+def test_a_job_appears_live_for_its_owner_only(browser: Browser, portal: Portal) -> None:
+    import subprocess
+
+    pages = {}
+    contexts = []
+    for name in ("alice", "bob"):
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        contexts.append(context)
+        pages[name] = context.new_page()
+        sign_in(pages[name], portal.url, name)
+        expect(pages[name].locator("#live-status")).to_have_text("Live")
+    job_id = ""
+    try:
+        job_id = subprocess.run(
+            ["su", "-", "alice", "-c", "sbatch --parsable -p debug -J live-demo --wrap 'sleep 60'"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        row = pages["alice"].locator(f"#my-jobs tr[data-job='{job_id}']")
+        expect(row).to_contain_text("live-demo", timeout=10_000)
+        screenshot(pages["alice"], "dashboard-with-job")
+        assert "live-demo" not in pages["bob"].content()
+        subprocess.run(["scancel", job_id], check=True)
+        expect(row).to_have_count(0, timeout=10_000)
+    finally:
+        if job_id:
+            subprocess.run(["scancel", job_id], check=False)
+        for context in contexts:
+            context.close()
