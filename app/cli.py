@@ -39,6 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         log_config=None,
+        access_log=False,  # app/access_log.py logs each request with the person's name
     )
     server = uvicorn.Server(config)
     server.run()

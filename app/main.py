@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from app.access_log import AccessLogMiddleware
 from app.audit import Auditor
 from app.auth import routes as auth_routes
 from app.auth.guard import RequireSignIn
@@ -140,6 +141,7 @@ def create_app(settings: Settings) -> Starlette:
     middleware = [
         Middleware(SecurityHeadersMiddleware, settings=settings),
         Middleware(SessionMiddleware, store=store, settings=settings),
+        Middleware(AccessLogMiddleware),
         Middleware(CSRFMiddleware),
         Middleware(RequireSignIn),
     ]

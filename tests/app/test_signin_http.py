@@ -334,3 +334,32 @@ def test_a_campus_identity_cannot_take_over_a_bound_account(portal: Portal) -> N
     finally:
         with sqlite3.connect(path) as db:
             db.execute("delete from users where unix_name = 'bob' and subject = 'someone-else'")
+
+
+def test_requests_are_logged_with_the_persons_name(portal: Portal) -> None:
+    import json
+
+    with new_client() as client:
+        sign_in(client, portal.url, "carol")
+        client.get(portal.url + "/?from=log-test")
+    lines = [json.loads(line) for line in portal.log_text().splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line.get("event") == "request"]
+    assert any(
+        line["user"] == "carol" and line["path"] == "/" and line["status"] == 200
+        for line in requests
+    )
+    logins = [line for line in lines if line.get("event") == "audit"]
+    assert any(line["actor"] == "carol" and line["action"] == "auth.login" for line in logins)
+
+
+def test_an_expired_session_is_over(portal: Portal) -> None:
+    path = portal.database_url.removeprefix("sqlite:///")
+    with new_client() as client:
+        sign_in(client, portal.url, "carol")
+        assert client.get(portal.url + "/").status_code == 200
+        with sqlite3.connect(path) as db:
+            db.execute(
+                "update web_sessions set expires_at = datetime('now', '-1 minute') "
+                "where user_id = (select id from users where unix_name = 'carol')"
+            )
+        assert client.get(portal.url + "/").status_code == 303
