@@ -136,7 +136,7 @@ async def callback(request: Request) -> Response:
             error.heading,
             *error.explanation,
             status_code=403,
-            action_url=await _switch_account_url(request),
+            action_url=await _provider_sign_out_url(request, None),
             action_label="Use a different campus account",
             tone="error",
         )
@@ -201,12 +201,13 @@ async def _remember(request: Request, claims: dict[str, Any], account: Account) 
         return Identity(user.id, user.unix_name, user.display_name, user.email)
 
 
-async def _switch_account_url(request: Request) -> str:
-    """Ends the provider's session (no ID token to hint with), then back to us."""
+async def _provider_sign_out_url(request: Request, id_token: str | None) -> str:
+    """The provider's end-session address, returning to our signed-out page; that page
+    itself when the provider cannot be asked (the portal session is gone either way)."""
     settings = request.app.state.settings
     oidc: OIDCClient = request.app.state.oidc
     try:
-        url = await oidc.logout_url(None, settings.public_url + "/signed-out")
+        url = await oidc.logout_url(id_token, settings.public_url + "/signed-out")
     except (ProviderUnavailable, httpx.HTTPError):
         url = None
     return url or "/signed-out"
@@ -220,13 +221,7 @@ async def logout(request: Request) -> Response:
     await request.app.state.auditor.record(
         actor=who, action="auth.logout", outcome="ok", client_ip=_client_ip(request)
     )
-    settings = request.app.state.settings
-    oidc: OIDCClient = request.app.state.oidc
-    try:
-        url = await oidc.logout_url(id_token, settings.public_url + "/signed-out")
-    except (ProviderUnavailable, httpx.HTTPError):
-        url = None
-    return RedirectResponse(url or "/signed-out", status_code=303)
+    return RedirectResponse(await _provider_sign_out_url(request, id_token), status_code=303)
 
 
 async def signed_out(request: Request) -> Response:
