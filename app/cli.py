@@ -67,20 +67,24 @@ def _devcluster(args: argparse.Namespace) -> int:
     return devcluster.main([args.action])
 
 
-def _sessions(args: argparse.Namespace) -> int:
+def _people(args: argparse.Namespace) -> int:
     from app.audit import Auditor
     from app.db import create_engine, session_factory
     from app.security.sessions import SessionStore
 
-    async def revoke() -> int:
+    async def act() -> int:
         settings = load_settings()
         engine = create_engine(settings.database_url)
         try:
             sessions = session_factory(engine)
-            count = await SessionStore(sessions, settings).revoke_user(args.user)
+            store = SessionStore(sessions, settings)
+            if args.command == "users":
+                count = await store.forget_user(args.user)
+            else:
+                count = await store.revoke_user(args.user)
             await Auditor(sessions).record(
                 actor=f"admin-cli:{getpass.getuser()}",
-                action="sessions.revoke",
+                action=f"{args.command}.{args.action}",
                 object=args.user,
                 outcome="ok",
                 count=count,
@@ -89,7 +93,11 @@ def _sessions(args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    print(f"Ended {asyncio.run(revoke())} session(s) of {args.user}.")
+    count = asyncio.run(act())
+    if args.command == "users":
+        print(f"Forgot {args.user} ({count} record); their next sign-in links them afresh.")
+    else:
+        print(f"Ended {count} session(s) of {args.user}.")
     return 0
 
 
@@ -120,7 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     sessions = commands.add_parser("sessions", help="end a person's portal sessions")
     sessions.add_argument("action", choices=["revoke"])
     sessions.add_argument("user", help="the Unix name whose sessions end now")
-    sessions.set_defaults(func=_sessions)
+    sessions.set_defaults(func=_people)
+
+    users = commands.add_parser("users", help="the portal's record of a person")
+    users.add_argument("action", choices=["forget"])
+    users.add_argument("user", help="the Unix name whose campus identity link is removed")
+    users.set_defaults(func=_people)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -197,6 +197,19 @@ class SessionStore:
             )
             return int(result.rowcount or 0)
 
+    async def forget_user(self, unix_name: str) -> int:
+        """Delete a person's record and sessions, so their campus identity can be bound
+        afresh at the next sign-in (for an account renamed at the provider)."""
+        async with transaction(self._sessions) as db:
+            users = (await db.exec(select(User.id).where(User.unix_name == unix_name))).all()
+            if not users:
+                return 0
+            await db.exec(
+                delete(WebSession).where(WebSession.user_id.in_(users))  # type: ignore[union-attr]
+            )
+            result = await db.exec(delete(User).where(User.id.in_(users)))  # type: ignore[union-attr]
+            return int(result.rowcount or 0)
+
     async def active(self) -> list[tuple[WebSession, User]]:
         """Every signed-in session that has not ended, newest first."""
         now = utcnow()

@@ -332,8 +332,16 @@ def test_a_campus_identity_cannot_take_over_a_bound_account(portal: Portal) -> N
         )
         assert ("conflict",) in outcomes
     finally:
-        with sqlite3.connect(path) as db:
-            db.execute("delete from users where unix_name = 'bob' and subject = 'someone-else'")
+        import subprocess
+
+        from tests.conftest import ONESTOP
+
+        forgot = subprocess.run(
+            [ONESTOP, "users", "forget", "bob"], env=portal.env, check=True, capture_output=True
+        )
+        assert b"Forgot bob" in forgot.stdout
+    with new_client() as client:
+        assert sign_in(client, portal.url, "bob").status_code == 303, "linked afresh"
 
 
 def test_requests_are_logged_with_the_persons_name(portal: Portal) -> None:
