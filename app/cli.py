@@ -101,6 +101,29 @@ def _people(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agent_launch(args: argparse.Namespace) -> int:
+    from managers.agent.launcher import LaunchRefused, launch
+
+    settings = load_settings()
+    agents = settings.agents
+    try:
+        launch(
+            args.user,
+            runtime_dir=agents.runtime_dir,
+            log_dir=agents.log_dir,
+            min_uid=settings.min_uid,
+            name_pattern=agents.name_pattern,
+            idle_seconds=agents.idle_seconds,
+            nice=agents.nice,
+            memory_limit_mb=agents.memory_limit_mb,
+            heavy_limit=agents.heavy_limit,
+        )
+    except LaunchRefused as error:
+        print(error.message, file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # authlib 1.9 prefers the "httpx2" fork and warns when it falls back to httpx, which
     # this project pins on purpose; the warning tells an admin nothing they can act on.
@@ -134,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     users.add_argument("action", choices=["forget"])
     users.add_argument("user", help="the Unix name whose campus identity link is removed")
     users.set_defaults(func=_people)
+
+    launcher = commands.add_parser(
+        "agent-launch", help="(root only) start a person's agent; run by the portal via sudo"
+    )
+    launcher.add_argument("user", help="the Unix name whose agent to start")
+    launcher.set_defaults(func=_agent_launch)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -45,6 +45,19 @@ class SlurmSettings(BaseModel):
     idle_poll_interval_seconds: float = 1.5
 
 
+class AgentSettings(BaseModel):
+    """Per-user agents and the privileged launcher that starts them."""
+
+    runtime_dir: str = "/run/onestop/agents"
+    log_dir: str = "/var/log/onestop/agents"
+    idle_seconds: float = 600.0
+    nice: int = 10
+    memory_limit_mb: int = 4096
+    heavy_limit: int = 2
+    call_timeout_seconds: float = 60.0
+    name_pattern: str = r"^[a-z_][a-z0-9_-]{0,31}$"
+
+
 class Settings(BaseSettings):
     """Everything the portal can be told. Documented key by key in the README."""
 
@@ -73,6 +86,7 @@ class Settings(BaseSettings):
     log_json: bool = True
     oidc: OIDCSettings = OIDCSettings()
     slurm: SlurmSettings = SlurmSettings()
+    agents: AgentSettings = AgentSettings()
 
     @field_validator("public_url")
     @classmethod

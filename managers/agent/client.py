@@ -1,0 +1,149 @@
+"""The portal's side of the agents: find or start a person's agent, ask it things.
+
+Connections are kept per person and reused (a verb must cost well under a
+millisecond of plumbing). A connection found dead before use (the agent exited
+when idle, or was killed) is dropped and the agent launched again, so the call
+still succeeds. Blocking socket work runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import socket
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from managers.agent import protocol
+from managers.errors import OperationError
+
+
+class AgentUnavailable(OperationError):
+    """No agent could be reached or started for this person."""
+
+
+def default_launch_command() -> list[str]:
+    """Root starts agents directly; anyone else goes through the one sudo rule."""
+    onestop = str(Path(sys.executable).with_name("onestop"))
+    if os.geteuid() == 0:
+        return [onestop, "agent-launch"]
+    return ["sudo", "--non-interactive", onestop, "agent-launch"]
+
+
+class AgentClient:
+    def __init__(
+        self,
+        runtime_dir: str,
+        launch_command: list[str] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.runtime_dir = Path(runtime_dir)
+        self.launch_command = launch_command or default_launch_command()
+        self.timeout = timeout
+        self._idle: dict[str, list[socket.socket]] = defaultdict(list)
+        self._launching: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def call(
+        self, unix_name: str, op: str, args: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[int]]:
+        """The operation's result and any file descriptors that came with it.
+
+        Raises OperationError with the agent's own words when the work failed, and
+        AgentUnavailable when no agent could be reached.
+        """
+        sock = await self._connection(unix_name)
+        try:
+            reply, fds = await asyncio.to_thread(self._roundtrip, sock, {"op": op, "args": args})
+        except (protocol.ProtocolError, OSError) as error:
+            sock.close()
+            raise AgentUnavailable(
+                "Your personal helper process stopped while working. Please try again.",
+                "agent-lost",
+            ) from error
+        self._idle[unix_name].append(sock)
+        if not reply.get("ok"):
+            for fd in fds:
+                os.close(fd)
+            raise OperationError(str(reply.get("message")), str(reply.get("kind", "failed")))
+        return reply.get("result") or {}, fds
+
+    def close(self) -> None:
+        for sockets in self._idle.values():
+            for sock in sockets:
+                sock.close()
+        self._idle.clear()
+
+    def _roundtrip(
+        self, sock: socket.socket, request: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[int]]:
+        sock.settimeout(self.timeout)
+        protocol.send(sock, request)
+        return protocol.receive(sock, with_fds=True)
+
+    async def _connection(self, unix_name: str) -> socket.socket:
+        pool = self._idle[unix_name]
+        while pool:
+            sock = pool.pop()
+            if _alive(sock):
+                return sock
+            sock.close()
+        path = self.runtime_dir / f"{unix_name}.sock"
+        try:
+            return _connect(path)
+        except OSError:
+            pass
+        async with self._launching[unix_name]:
+            try:
+                return _connect(path)
+            except OSError:
+                await self._launch(unix_name)
+            try:
+                return _connect(path)
+            except OSError as error:
+                raise AgentUnavailable(
+                    "Your personal helper process could not be reached.", "agent-unreachable"
+                ) from error
+
+    async def _launch(self, unix_name: str) -> None:
+        process = await asyncio.create_subprocess_exec(
+            *self.launch_command,
+            unix_name,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await process.communicate()
+        if process.returncode != 0:
+            detail = stderr.decode(errors="replace").strip()
+            if "password is required" in detail or "not allowed" in detail or "sudoers" in detail:
+                raise AgentUnavailable(
+                    "Configuration error: the portal's service account may not start agents. "
+                    "Add the sudo rule from the README (section 'The service account').",
+                    "launcher-not-allowed",
+                )
+            raise AgentUnavailable(
+                f"Your personal helper process could not be started: {detail[-300:]}",
+                "launch-failed",
+            )
+
+
+def _connect(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _alive(sock: socket.socket) -> bool:
+    """An idle connection with something to read has been closed by the agent."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable

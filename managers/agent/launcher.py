@@ -1,0 +1,172 @@
+"""The privileged launcher: the only code that runs as root, and it starts nothing
+but an agent.
+
+Run as ``onestop agent-launch NAME`` by root, or by the portal's service account
+through a single sudo rule. Like Open OnDemand's nginx_stage it refuses names that
+fail a pattern and accounts below a minimum uid. It binds the agent's socket in a
+root-owned directory (so no user can replace it), lets only the calling service
+account connect, then forks and drops to the user's uid, gid and groups for good.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pwd
+import re
+import resource
+import socket
+from pathlib import Path
+
+from managers.agent.server import AgentServer, log
+from managers.errors import OperationError
+
+
+class LaunchRefused(OperationError):
+    """The launcher will not start an agent for this name (said in plain words)."""
+
+
+def login_umask() -> int:
+    """The site's default umask, as pam_umask reads it from /etc/login.defs."""
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/login.defs").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "UMASK":
+                return int(parts[1], 8)
+    return 0o022
+
+
+def clean_environment(entry: pwd.struct_passwd) -> dict[str, str]:
+    """A fresh environment: nothing of the caller's (least of all root's) survives."""
+    return {
+        "HOME": entry.pw_dir,
+        "USER": entry.pw_name,
+        "LOGNAME": entry.pw_name,
+        "SHELL": entry.pw_shell or "/bin/sh",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+    }
+
+
+def drop_privileges(entry: pwd.struct_passwd) -> None:
+    """Become the user for good (groups first, uid last), then prove root is gone."""
+    os.initgroups(entry.pw_name, entry.pw_gid)
+    os.setresgid(entry.pw_gid, entry.pw_gid, entry.pw_gid)
+    os.setresuid(entry.pw_uid, entry.pw_uid, entry.pw_uid)
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return
+    raise SystemExit("refusing to run: root could be regained after dropping privileges")
+
+
+def check_name(name: str, pattern: str, min_uid: int) -> pwd.struct_passwd:
+    if not re.fullmatch(pattern, name):
+        raise LaunchRefused(f"{name!r} is not an acceptable account name.", "bad-name")
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError as error:
+        raise LaunchRefused(f"There is no account {name!r}.", "no-account") from error
+    if entry.pw_uid < min_uid:
+        raise LaunchRefused(f"Agents are not started for system account {name!r}.", "system")
+    return entry
+
+
+def socket_path(runtime_dir: str, name: str) -> Path:
+    return Path(runtime_dir) / f"{name}.sock"
+
+
+def _answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def launch(
+    name: str,
+    *,
+    runtime_dir: str,
+    log_dir: str,
+    min_uid: int,
+    name_pattern: str,
+    idle_seconds: float,
+    nice: int,
+    memory_limit_mb: int,
+    heavy_limit: int,
+) -> int:
+    """Start ``name``'s agent unless one answers already; returns its pid (0 if running)."""
+    if os.geteuid() != 0:
+        raise LaunchRefused(
+            "The agent launcher must run as root (through its sudo rule).", "not-root"
+        )
+    entry = check_name(name, name_pattern, min_uid)
+    service_uid = int(os.environ.get("SUDO_UID", os.getuid()))
+    runtime = Path(runtime_dir)
+    runtime.mkdir(mode=0o755, parents=True, exist_ok=True)
+    os.chown(runtime, 0, 0)
+    os.chmod(runtime, 0o755)  # noqa: S103 - world-traversable; each socket is 0600
+    logs = Path(log_dir)
+    logs.mkdir(mode=0o750, parents=True, exist_ok=True)
+    path = socket_path(runtime_dir, name)
+    with open(runtime / f"{name}.lock", "w") as lock:  # one launch per person at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _answers(path):
+            return 0
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        os.chown(path, service_uid, 0)
+        os.chmod(path, 0o600)
+        listener.listen(64)
+        log_fd = os.open(logs / f"{name}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        pid = os.fork()
+        if pid:
+            listener.close()
+            os.close(log_fd)
+            os.waitpid(pid, 0)  # the first child exits at once; the agent is its child
+            return pid
+    _become_agent(
+        entry, listener, log_fd, service_uid, idle_seconds, nice, memory_limit_mb, heavy_limit
+    )
+    raise AssertionError("unreachable")
+
+
+def _become_agent(
+    entry: pwd.struct_passwd,
+    listener: socket.socket,
+    log_fd: int,
+    service_uid: int,
+    idle_seconds: float,
+    nice: int,
+    memory_limit_mb: int,
+    heavy_limit: int,
+) -> None:
+    """In the forked child: detach, limit, drop root, serve; never returns."""
+    try:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(devnull)
+        os.close(log_fd)
+        limit = memory_limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        os.nice(nice)
+        drop_privileges(entry)
+        os.chdir(entry.pw_dir)
+        os.umask(login_umask())
+        os.environ.clear()
+        os.environ.update(clean_environment(entry))
+        AgentServer(listener, service_uid, idle_seconds, heavy_limit).serve_forever()
+    except BaseException as error:
+        log("agent.crashed", error=repr(error))
+        os._exit(1)
+    os._exit(0)

@@ -1,0 +1,1 @@
+"""The execution manager: Slurm work done as the user (submit, cancel)."""

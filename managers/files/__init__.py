@@ -1,0 +1,1 @@
+"""The filesystem manager: file work, done inside the user's own agent."""

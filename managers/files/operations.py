@@ -1,0 +1,124 @@
+"""File operations as the agent's user. The kernel decides what is allowed.
+
+Each function takes plain JSON-able arguments and returns a JSON-able result, or
+raises OperationError with a sentence a person can read. Paths arrive already
+canonical (absolute, no ``..``) from the verb gate; symlinks are followed, because
+the kernel checks the final target as this user anyway.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from typing import Any
+
+from managers.errors import OperationError
+
+MAX_WRITE = 8 * 1024 * 1024
+
+
+def _explain(error: OSError, path: str) -> OperationError:
+    """The kernel's refusal, in words; the errno name stays available as ``kind``."""
+    words = {
+        "EACCES": "You do not have permission to do that with",
+        "EPERM": "You do not have permission to do that with",
+        "ENOENT": "There is no file or folder at",
+        "ENOTDIR": "A part of this path is not a folder:",
+        "EISDIR": "This is a folder, not a file:",
+        "ENOSPC": "The disk is full; nothing was written to",
+        "EDQUOT": "Your disk quota is full; nothing was written to",
+        "ENAMETOOLONG": "The name is too long:",
+        "ELOOP": "Too many symbolic links lead to",
+    }
+    name = errno.errorcode.get(error.errno or 0, "EIO")
+    return OperationError(f"{words.get(name, 'Could not use')} {path}", kind=name)
+
+
+def _entry(path: str, info: os.stat_result, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "path": path,
+        "kind": "folder" if stat.S_ISDIR(info.st_mode) else "file",
+        "size": info.st_size,
+        "mode": stat.S_IMODE(info.st_mode),
+        "uid": info.st_uid,
+        "gid": info.st_gid,
+        "modified": info.st_mtime,
+    }
+
+
+def stat_path(path: str) -> dict[str, Any]:
+    try:
+        return _entry(path, os.stat(path), os.path.basename(path) or "/")
+    except OSError as error:
+        raise _explain(error, path) from error
+
+
+def list_folder(path: str, offset: int = 0, limit: int = 1000) -> dict[str, Any]:
+    """One page of a folder, in directory order: nothing reads the whole folder first."""
+    entries: list[dict[str, Any]] = []
+    more = False
+    try:
+        with os.scandir(path) as listing:
+            for index, item in enumerate(listing):
+                if index < offset:
+                    continue
+                if len(entries) == limit:
+                    more = True
+                    break
+                try:
+                    info = item.stat()
+                except OSError:
+                    info = item.stat(follow_symlinks=False)
+                entries.append(_entry(item.path, info, item.name))
+    except OSError as error:
+        raise _explain(error, path) from error
+    return {"path": path, "entries": entries, "more": more}
+
+
+def open_for_reading(path: str) -> int:
+    """An open descriptor, checked by the kernel as this user; the caller owns it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError as error:
+        raise _explain(error, path) from error
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OperationError(f"This is a folder, not a file: {path}", kind="EISDIR")
+    return fd
+
+
+def write_file(path: str, content: str, replace: bool = False) -> dict[str, Any]:
+    """Write all of ``content`` or nothing: a temporary file in the same folder is
+    renamed into place, so no half-written file ever carries the final name."""
+    data = content.encode()
+    if len(data) > MAX_WRITE:
+        raise OperationError("This text is too large to save here.", kind="EFBIG")
+    folder = os.path.dirname(path) or "/"
+    if not replace and os.path.lexists(path):
+        raise OperationError(f"A file with that name already exists: {path}", kind="EEXIST")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".onestop-", suffix=".part")
+    except OSError as error:
+        raise _explain(error, path) from error
+    try:
+        # mkstemp makes 0600; give the file the mode the user's umask asks for.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)  # fails if the name appeared meanwhile
+            os.unlink(temporary)
+    except OSError as error:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise _explain(error, path) from error
+    return stat_path(path)
