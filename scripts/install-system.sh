@@ -14,7 +14,7 @@ PACKAGES=(
     slurm-wlm-basic-plugins slurm-wlm-mysql-plugin
     munge
     mariadb-server mariadb-client
-    acl sudo procps curl make ca-certificates
+    acl sudo procps psmisc curl make ca-certificates
     chromium fonts-liberation
     python3-venv python3-dev
 )

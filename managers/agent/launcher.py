@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import grp
 import os
 import pwd
 import re
 import resource
 import socket
+import sys
 from pathlib import Path
 
 from managers.agent.server import AgentServer, log
@@ -27,14 +29,28 @@ class LaunchRefused(OperationError):
     """The launcher will not start an agent for this name (said in plain words)."""
 
 
-def login_umask() -> int:
-    """The site's default umask, as pam_umask reads it from /etc/login.defs."""
+def login_umask(entry: pwd.struct_passwd) -> int:
+    """The umask a login would give this person, as pam_umask computes it from
+    /etc/login.defs: ``UMASK``, and with ``USERGROUPS_ENAB yes`` the group bits
+    copied from the owner bits when the person has their own private group."""
+    settings: dict[str, str] = {}
     with contextlib.suppress(OSError):
         for line in Path("/etc/login.defs").read_text().splitlines():
             parts = line.split()
-            if len(parts) >= 2 and parts[0] == "UMASK":
-                return int(parts[1], 8)
-    return 0o022
+            if len(parts) >= 2 and not parts[0].startswith("#"):
+                settings[parts[0]] = parts[1]
+    try:
+        umask = int(settings.get("UMASK", "022"), 8)
+    except ValueError:
+        umask = 0o022
+    private_group = False
+    with contextlib.suppress(KeyError):
+        private_group = (
+            entry.pw_uid == entry.pw_gid and grp.getgrgid(entry.pw_gid).gr_name == entry.pw_name
+        )
+    if settings.get("USERGROUPS_ENAB", "no").lower() == "yes" and private_group:
+        umask = (umask & ~0o070) | ((umask & 0o700) >> 3)
+    return umask
 
 
 def clean_environment(entry: pwd.struct_passwd) -> dict[str, str]:
@@ -146,7 +162,9 @@ def _become_agent(
     memory_limit_mb: int,
     heavy_limit: int,
 ) -> None:
-    """In the forked child: detach, limit, drop root, serve; never returns."""
+    """In the forked child: detach, then exec a fresh interpreter with a clean
+    environment (still root, so it can read the code wherever it is installed);
+    ``managers.agent.boot`` then drops root and serves. Never returns."""
     try:
         os.setsid()
         if os.fork():
@@ -157,16 +175,34 @@ def _become_agent(
         os.dup2(log_fd, 2)
         os.close(devnull)
         os.close(log_fd)
-        limit = memory_limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        os.nice(nice)
-        drop_privileges(entry)
-        os.chdir(entry.pw_dir)
-        os.umask(login_umask())
-        os.environ.clear()
-        os.environ.update(clean_environment(entry))
-        AgentServer(listener, service_uid, idle_seconds, heavy_limit).serve_forever()
+        listener.set_inheritable(True)
+        argv = [
+            sys.executable,
+            "-m",
+            "managers.agent.boot",
+            entry.pw_name,
+            str(listener.fileno()),
+            str(service_uid),
+            str(idle_seconds),
+            str(nice),
+            str(memory_limit_mb),
+            str(heavy_limit),
+        ]
+        os.execve(sys.executable, argv, clean_environment(entry))  # noqa: S606 - argv, no shell
     except BaseException as error:
         log("agent.crashed", error=repr(error))
-        os._exit(1)
-    os._exit(0)
+    os._exit(1)
+
+
+def become_user_and_serve(argv: list[str]) -> None:
+    """The agent process proper (see ``boot``): limits, drop root, serve."""
+    name, fd, service_uid, idle, nice, memory_limit_mb, heavy_limit = argv
+    entry = pwd.getpwnam(name)
+    listener = socket.socket(fileno=int(fd))
+    limit = int(memory_limit_mb) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.nice(int(nice))
+    drop_privileges(entry)
+    os.chdir(entry.pw_dir)
+    os.umask(login_umask(entry))
+    AgentServer(listener, int(service_uid), float(idle), int(heavy_limit)).serve_forever()

@@ -18,3 +18,10 @@ class SchedulerAdapter(ABC):
 
         Raises SchedulerError when the scheduler does not answer.
         """
+
+    @abstractmethod
+    async def job_owner(self, job_id: str) -> str | None:
+        """Who owns the job (queued, running or finished), or None if no one knows it.
+
+        Raises SchedulerError when the scheduler does not answer.
+        """

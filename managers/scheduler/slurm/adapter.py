@@ -60,3 +60,23 @@ class SlurmAdapter(SchedulerAdapter):
             raise SchedulerError(
                 "The scheduler answered in a form the portal cannot read.", repr(error)
             ) from error
+
+    async def job_owner(self, job_id: str) -> str | None:
+        """The Unix name that owns a job (queued, running or finished), or None."""
+        base = job_id.split("_", 1)[0]
+        if not base.isdigit():
+            return None
+        try:
+            queue = await self._json(["squeue", "--json", "--jobs", base])
+            for raw in queue.get("jobs", []):
+                if raw.get("user_name"):
+                    return str(raw["user_name"])
+        except SchedulerError:
+            pass  # squeue refuses job ids it no longer knows; accounting still does
+        output = await run(
+            self.bin_dir,
+            ["sacct", "--noheader", "--allocations", "--parsable2", "--format=User", "-j", base],
+            self.timeout,
+        )
+        owner = output.strip().splitlines()[0] if output.strip() else ""
+        return owner or None
