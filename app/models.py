@@ -68,3 +68,33 @@ class AuditEvent(SQLModel, table=True):
     detail: str = Field(default="", sa_type=Text)
     client_ip: str = Field(default="", max_length=64)
     duration_ms: float = 0.0
+
+
+class CasbinRule(SQLModel, table=True):
+    """One Casbin rule (``p``) or role assignment (``g``), in the adapter's layout.
+
+    casbin-async-sqlalchemy-adapter reads and writes these rows (it is handed this
+    class as ``db_class``) and turns each back into a policy line with ``str()``, so
+    the columns and ``__str__`` follow the adapter's own CasbinRule. A ``g`` row with
+    ``v3 = "derived"`` was computed from Unix groups (see app/policy/roles.py).
+    """
+
+    __tablename__ = "casbin_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ptype: str = Field(max_length=255)
+    v0: str | None = Field(default=None, max_length=255)
+    v1: str | None = Field(default=None, max_length=255)
+    v2: str | None = Field(default=None, max_length=255)
+    v3: str | None = Field(default=None, max_length=255)
+    v4: str | None = Field(default=None, max_length=255)
+    v5: str | None = Field(default=None, max_length=255)
+
+    def __str__(self) -> str:
+        """``ptype, v0, v1, ...`` up to the first empty column, as the adapter loads it."""
+        fields = [self.ptype]
+        for value in (self.v0, self.v1, self.v2, self.v3, self.v4, self.v5):
+            if value is None:
+                break
+            fields.append(value)
+        return ", ".join(fields)

@@ -1,5 +1,23 @@
-"""Casbin policy: the model, the default rules and the one gate every verb passes.
+"""Casbin policy: who may use which verb on which object, in which project.
 
-Empty until the verb interface lands (issue 3); admin pages check ``admin_groups``
-directly until then (see app/web/admin_sessions.py).
+RBAC with domains (a domain is a project group, ``*`` every project). Objects are
+canonical ``kind:value`` strings (``canonical_object``) matched against anchored,
+segment-wise patterns; rules and role assignments live in the ``casbin_rule`` table.
+The verb gate (app/verbs/) is the only caller of ``enforce``.
 """
+
+from app.policy.canonical import ANY_DOMAIN, canonical_object
+from app.policy.enforcer import PolicyEnforcer, load_policy
+from app.policy.errors import PolicyInputError
+from app.policy.roles import DERIVED, GRANTED, ROLES
+
+__all__ = [
+    "ANY_DOMAIN",
+    "DERIVED",
+    "GRANTED",
+    "ROLES",
+    "PolicyEnforcer",
+    "PolicyInputError",
+    "canonical_object",
+    "load_policy",
+]

@@ -40,12 +40,12 @@ def test_upgrade_downgrade_upgrade(backend: str, request: pytest.FixtureRequest)
     url = request.getfixturevalue(backend)
     config = alembic_config(url)
     command.upgrade(config, "head")
-    assert tables(url) == {"users", "web_sessions", "audit_events"}
+    assert tables(url) == {"users", "web_sessions", "audit_events", "casbin_rule"}
     assert differences(url) == [], "the models and the migrations disagree"
     command.downgrade(config, "base")
     assert tables(url) == set()
     command.upgrade(config, "head")
-    assert tables(url) == {"users", "web_sessions", "audit_events"}
+    assert tables(url) == {"users", "web_sessions", "audit_events", "casbin_rule"}
 
 
 def test_the_portal_refuses_a_schema_that_is_behind(sqlite_url: str) -> None:

@@ -1,0 +1,57 @@
+"""The four roles, and the assignments that follow from a person's Unix groups.
+
+Role assignments are Casbin ``g`` rows ``subject, role, domain, marker``; the
+three-field role definition ignores the fourth value (column ``v3``) when deciding.
+The marker is ``derived`` for rows computed from Unix groups at sign-in and
+``granted`` for rows an administrator added, so sign-ins recompute the one kind
+without touching the other. It lives in the rows, so it survives a restart.
+"""
+
+from __future__ import annotations
+
+from app.policy.canonical import ANY_DOMAIN, check_domain, check_name
+from app.policy.errors import PolicyInputError
+
+USER = "user"
+PROJECT_ADMIN = "project-admin"
+STAFF = "staff"
+ADMIN = "admin"
+ROLES = frozenset({USER, PROJECT_ADMIN, STAFF, ADMIN})
+
+DERIVED = "derived"
+"""The ``v3`` marker of a role assignment computed from Unix groups."""
+
+GRANTED = "granted"
+"""The ``v3`` marker of a role assignment an administrator made."""
+
+RoleAssignment = tuple[str, str]
+"""(role, domain)."""
+
+
+def check_role(role: str) -> str:
+    """Return a known role name unchanged, or raise PolicyInputError."""
+    if role not in ROLES:
+        raise PolicyInputError(f"{role!r} is not a role; the roles are {', '.join(sorted(ROLES))}.")
+    return role
+
+
+def check_subject(subject: str) -> str:
+    """Return a person's Unix name unchanged, or raise PolicyInputError.
+
+    A subject named like a role would satisfy ``g(subject, role)`` by name alone
+    (Casbin treats every name as holding itself), so such names are refused.
+    """
+    check_name("user", subject)
+    if subject in ROLES:
+        raise PolicyInputError(f"{subject!r} is a role name and cannot be used as a person.")
+    return subject
+
+
+def derived_roles(projects: list[str], *, is_admin: bool) -> set[RoleAssignment]:
+    """The assignments Unix groups give: ``user`` everywhere and in each project, and
+    ``admin`` everywhere for members of an admin group."""
+    wanted = {(USER, ANY_DOMAIN)}
+    wanted.update((USER, check_domain(project)) for project in projects)
+    if is_admin:
+        wanted.add((ADMIN, ANY_DOMAIN))
+    return wanted
