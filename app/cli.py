@@ -124,6 +124,30 @@ def _agent_launch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agent_gateway(args: argparse.Namespace) -> int:
+    from managers.agent.client import AgentClient
+    from managers.agent.gateway import AgentGateway, parse_listen
+    from managers.agent.tls import server_context
+
+    settings = load_settings()
+    try:
+        host, port = parse_listen(args.listen)
+        context = server_context(args.cert, args.key, args.ca)
+    except (ValueError, OSError) as error:  # ssl.SSLError is an OSError
+        print(f"Cannot start the agent gateway: {error}", file=sys.stderr)
+        return 2
+    agents = AgentClient(settings.agents.runtime_dir, timeout=settings.agents.call_timeout_seconds)
+    gateway = AgentGateway(agents, context, name_pattern=settings.agents.name_pattern)
+    try:
+        asyncio.run(gateway.run(host, port))
+    except OSError as error:  # the address is taken or not ours to bind
+        print(f"Cannot listen on {args.listen}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        agents.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # authlib 1.9 prefers the "httpx2" fork and warns when it falls back to httpx, which
     # this project pins on purpose; the warning tells an admin nothing they can act on.
@@ -163,6 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     launcher.add_argument("user", help="the Unix name whose agent to start")
     launcher.set_defaults(func=_agent_launch)
+
+    gateway = commands.add_parser(
+        "agent-gateway",
+        help="serve this node's agents to other login nodes over TLS with client certificates",
+    )
+    gateway.add_argument("--listen", required=True, help="HOST:PORT, such as 127.0.0.1:7443")
+    gateway.add_argument("--cert", required=True, help="this node's certificate (PEM)")
+    gateway.add_argument("--key", required=True, help="the certificate's private key (PEM)")
+    gateway.add_argument("--ca", required=True, help="the CA whose client certificates are let in")
+    gateway.set_defaults(func=_agent_gateway)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -22,6 +22,7 @@ from app.auth.guard import RequireSignIn
 from app.auth.oidc import OIDCClient
 from app.db import REPO_ROOT, check_schema, create_engine, session_factory
 from app.logs import configure_logging, get_logger
+from app.policy import load_policy
 from app.realtime.bus import EventBus, cluster_channel, user_channel
 from app.realtime.ws import live
 from app.security.csrf import CSRFMiddleware
@@ -29,10 +30,12 @@ from app.security.headers import SecurityHeadersMiddleware
 from app.security.ratelimit import LoginRateLimiter
 from app.security.sessions import SessionMiddleware, SessionStore
 from app.settings import Settings
+from app.verbs import Services, VerbGate
 from app.web import admin_sessions
 from app.web.dashboard import dashboard
 from app.web.templating import build_templates, message_page
 from app.web.vendor import vendor_file
+from managers.agent.client import AgentClient
 from managers.cluster_watcher import ClusterWatcher
 from managers.scheduler.slurm import SlurmAdapter
 
@@ -98,8 +101,10 @@ def create_app(settings: Settings) -> Starlette:
         channel = cluster_channel() if audience is None else user_channel(audience)
         await bus.publish(channel, payload)
 
+    scheduler = SlurmAdapter(settings.slurm.bin_dir, settings.slurm.command_timeout_seconds)
+    agents = AgentClient(settings.agents.runtime_dir, timeout=settings.agents.call_timeout_seconds)
     watcher = ClusterWatcher(
-        SlurmAdapter(settings.slurm.bin_dir, settings.slurm.command_timeout_seconds),
+        scheduler,
         publish_cluster_news,
         interval=settings.slurm.poll_interval_seconds,
         idle_interval=settings.slurm.idle_poll_interval_seconds,
@@ -120,6 +125,14 @@ def create_app(settings: Settings) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
             await check_schema(engine, settings.database_url)
+            policy = await load_policy(engine, settings.database_url)
+            app.state.policy = policy
+            app.state.verbs = VerbGate(
+                Services(policy, agents, scheduler, watcher, store),
+                app.state.auditor,
+                recent_sign_in_seconds=settings.admin_recent_login_minutes * 60,
+            )
+            stack.callback(agents.close)
             await bus.connect()
             stack.push_async_callback(bus.disconnect)
             await watcher.refresh()

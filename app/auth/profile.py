@@ -27,7 +27,8 @@ class Profile:
     admin: bool
 
 
-def _lookup(unix_name: str, settings: Settings) -> Profile:
+def lookup_profile(unix_name: str, settings: Settings) -> Profile:
+    """Blocking group lookups; call through ``asyncio.to_thread``."""
     return Profile(project_groups(unix_name, settings), is_admin(unix_name, settings))
 
 
@@ -39,8 +40,12 @@ async def viewer_profile(connection: HTTPConnection) -> Profile:
     if isinstance(cached, dict) and time.time() - cached.get("at", 0) < PROFILE_SECONDS:
         return Profile(cached["projects"], cached["admin"])
     settings = connection.app.state.settings
-    profile = await asyncio.to_thread(_lookup, state.identity.unix_name, settings)
+    profile = await asyncio.to_thread(lookup_profile, state.identity.unix_name, settings)
     state.data["profile"] = {**asdict(profile), "at": time.time()}
+    # Roles that follow from Unix groups follow them here too, within minutes.
+    await connection.app.state.policy.sync_derived_roles(
+        state.identity.unix_name, projects=profile.projects, is_admin=profile.admin
+    )
     return profile
 
 

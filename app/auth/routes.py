@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import asdict
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from app.auth.identity import Account, NoAccountError, map_account
 from app.auth.next_url import safe_next
 from app.auth.oidc import OIDCClient, ProviderUnavailable, SignInError
+from app.auth.profile import lookup_profile
 from app.db import transaction
 from app.models import User, utcnow
 from app.security.csrf import csrf_token
@@ -140,8 +142,13 @@ async def callback(request: Request) -> Response:
             action_label="Use a different campus account",
             tone="error",
         )
+    profile = await asyncio.to_thread(lookup_profile, account.unix_name, settings)
+    await request.app.state.policy.sync_derived_roles(
+        account.unix_name, projects=profile.projects, is_admin=profile.admin
+    )
     target = safe_next(state.data.get("next"))
     state.data.clear()
+    state.data["profile"] = {**asdict(profile), "at": time.time()}
     state.data["id_token"] = raw_id_token
     if isinstance(claims.get("auth_time"), int | float):
         state.data["auth_time"] = int(claims["auth_time"])

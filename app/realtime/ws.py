@@ -56,7 +56,8 @@ async def live(websocket: WebSocket) -> None:
         channels = (cluster_channel(), user_channel(identity.unix_name))
         async with bus.subscribe(*channels) as events:
             # Whatever changed between the page's render and this connection, catch up.
-            snapshot = websocket.app.state.watcher.latest
+            view = await websocket.app.state.verbs.call(identity, "cluster.snapshot")
+            snapshot = view.snapshot
             if snapshot is not None:
                 for event in current_events(snapshot, identity.unix_name):
                     if (fragment := render_event(templates, identity, event)) is not None:

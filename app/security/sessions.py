@@ -41,12 +41,17 @@ def cookie_name(settings: Settings) -> str:
 
 @dataclass
 class Identity:
-    """The signed-in person as the rest of the portal sees them."""
+    """The signed-in person as the rest of the portal sees them.
+
+    ``auth_time`` is when they last typed their password at the provider (from the
+    ID token), so admin verbs can insist on a recent one.
+    """
 
     user_id: int
     unix_name: str
     display_name: str
     email: str
+    auth_time: int | None = None
 
 
 @dataclass
@@ -109,7 +114,14 @@ class SessionStore:
         data = json.loads(record.data)
         identity = None
         if user is not None and user.id is not None:
-            identity = Identity(user.id, user.unix_name, user.display_name, user.email)
+            auth_time = data.get("auth_time")
+            identity = Identity(
+                user.id,
+                user.unix_name,
+                user.display_name,
+                user.email,
+                auth_time if isinstance(auth_time, int) else None,
+            )
         return SessionState(
             data=data,
             id_hash=id_hash,

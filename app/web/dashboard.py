@@ -13,8 +13,8 @@ from app.web.templating import render
 async def dashboard(request: Request) -> HTMLResponse:
     identity = session_of(request.scope).identity
     assert identity is not None  # the sign-in guard runs first
-    watcher = request.app.state.watcher
-    snapshot = watcher.latest
+    view = await request.app.state.verbs.call(identity, "cluster.snapshot")
+    snapshot = view.snapshot
     return render(
         request,
         "dashboard.html",

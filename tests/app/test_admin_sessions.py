@@ -62,19 +62,30 @@ def test_an_admin_ends_another_persons_sessions(portal: Portal) -> None:
         assert 'data-user="bob"' not in erin.get(portal.url + "/admin/sessions").text
 
 
-def test_admin_pages_need_a_recent_sign_in(portal: Portal) -> None:
-    with new_client() as erin:
+def test_ending_sessions_needs_a_recent_sign_in(portal: Portal) -> None:
+    with new_client() as erin, new_client() as carol:
+        sign_in(carol, portal.url, "carol")
         sign_in(erin, portal.url, "erin")
         age_sign_in_of(portal, "erin", 45)
-        page = erin.get(portal.url + "/admin/sessions")
-        assert page.status_code == 403 and "Please sign in again" in page.text
+        assert erin.get(portal.url + "/admin/sessions").status_code == 200, "looking is fine"
+        refused = erin.post(
+            portal.url + "/admin/sessions/revoke",
+            data={"user": "carol", "csrf_token": csrf_of(erin, portal)},
+        )
+        assert refused.status_code == 403 and "Please sign in again" in refused.text
+        assert carol.get(portal.url + "/").status_code == 200, "nothing happened to carol"
         # The provider must ask for the password again, although its session is alive.
         start = erin.get(portal.url + "/login?next=%2Fadmin%2Fsessions&fresh=1")
         login_page = erin.get(start.headers["location"], follow_redirects=True)
         assert FORM_ACTION.search(login_page.text), "the provider did not ask again"
         answer = erin.get(submit_login_form(erin, login_page, "erin"))
         assert answer.headers["location"] == "/admin/sessions"
-        assert erin.get(portal.url + "/admin/sessions").status_code == 200
+        ended = erin.post(
+            portal.url + "/admin/sessions/revoke",
+            data={"user": "carol", "csrf_token": csrf_of(erin, portal)},
+        )
+        assert ended.status_code == 303
+        assert carol.get(portal.url + "/").status_code == 303
 
 
 def test_stripping_the_fresh_sign_in_request_does_not_help(portal: Portal) -> None:
@@ -94,7 +105,11 @@ def test_stripping_the_fresh_sign_in_request_does_not_help(portal: Portal) -> No
             answer = erin.get(urljoin(str(answer.url), answer.headers["location"]))
         refused = erin.get(answer.headers["location"])
         assert refused.status_code == 400
-        assert erin.get(portal.url + "/admin/sessions").status_code == 403
+        still_stale = erin.post(
+            portal.url + "/admin/sessions/revoke",
+            data={"user": "nobody", "csrf_token": csrf_of(erin, portal)},
+        )
+        assert still_stale.status_code == 403 and "Please sign in again" in still_stale.text
         assert erin.get(portal.url + "/").status_code == 200, "still signed in, not elevated"
 
 

@@ -1,0 +1,18 @@
+"""The verb interface: the catalog and the one gate in front of every manager."""
+
+from app.verbs import cluster, files, jobs, policy, sessions  # noqa: F401 - registers verbs
+from app.verbs.catalog import CATALOG, Verb
+from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
+from app.verbs.gate import Services, VerbGate
+
+__all__ = [
+    "CATALOG",
+    "Services",
+    "Verb",
+    "VerbDenied",
+    "VerbError",
+    "VerbFailed",
+    "VerbGate",
+    "VerbInvalid",
+    "VerbUnavailable",
+]

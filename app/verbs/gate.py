@@ -1,0 +1,144 @@
+"""The one gate every verb call passes: validate, canonicalise, authorise, audit,
+dispatch. Tools implement nothing of this; they call ``verbs.call(...)``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from app.audit import Auditor
+from app.policy import PolicyEnforcer, PolicyInputError, canonical_object
+from app.security.sessions import Identity, SessionStore
+from app.verbs.catalog import CATALOG, Verb
+from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
+from managers.agent.client import AgentClient, AgentUnavailable
+from managers.cluster_watcher import ClusterWatcher
+from managers.errors import OperationError
+from managers.scheduler import SchedulerAdapter, SchedulerError
+
+
+@dataclass
+class Services:
+    """What verbs may use: handed in once, never imported by tools."""
+
+    policy: PolicyEnforcer
+    agents: AgentClient
+    scheduler: SchedulerAdapter
+    watcher: ClusterWatcher
+    sessions: SessionStore
+
+
+class VerbGate:
+    def __init__(
+        self, services: Services, auditor: Auditor, recent_sign_in_seconds: float = 1800
+    ) -> None:
+        self.services = services
+        self.auditor = auditor
+        self.recent_sign_in_seconds = recent_sign_in_seconds
+
+    async def call(self, identity: Identity, name: str, **arguments: Any) -> Any:
+        """The verb's result model, or a VerbError subclass with a plain message."""
+        verb = CATALOG.get(name)
+        if verb is None:
+            raise VerbInvalid(f"There is no operation called {name!r}.", "unknown-verb")
+        try:
+            args = verb.args.model_validate(arguments)
+        except ValidationError as error:
+            raise VerbInvalid(_explain(error), "invalid") from error
+        try:
+            obj = canonical_object(verb.kind, await verb.target(args, identity, self.services))
+        except PolicyInputError as error:
+            await self._audit(identity, verb, "", "invalid", 0.0, reason=str(error))
+            raise VerbInvalid(str(error), "invalid-object") from error
+        try:
+            allowed = await self.services.policy.enforce(
+                identity.unix_name, verb.domain, obj, verb.action
+            )
+        except PolicyInputError as error:
+            await self._audit(identity, verb, obj, "invalid", 0.0, reason=str(error))
+            raise VerbInvalid(str(error), "invalid-object") from error
+        if not allowed:
+            await self._audit(identity, verb, obj, "denied", 0.0)
+            raise VerbDenied(
+                f"You are not allowed to {verb.action} this ({obj.split(':', 1)[-1]}).", "denied"
+            )
+        if verb.recent_sign_in and not self._recent(identity):
+            await self._audit(identity, verb, obj, "reauth-needed", 0.0)
+            raise VerbDenied(
+                "This needs a recent sign-in. Confirm your password with the campus sign-in "
+                "service and try again.",
+                "reauth",
+            )
+        started = time.perf_counter()
+        try:
+            result = await self._dispatch(verb, args, identity)
+        except VerbError as error:
+            await self._audit(
+                identity, verb, obj, "failed", _ms(started), kind=error.kind, reason=error.message
+            )
+            raise
+        await self._audit(identity, verb, obj, "ok", _ms(started))
+        return result
+
+    async def allowed(self, identity: Identity, name: str, **arguments: Any) -> bool:
+        """Whether policy would let this call through (for showing or hiding a button;
+        the call itself is still checked). Not audited: nothing happens."""
+        verb = CATALOG[name]
+        try:
+            args = verb.args.model_validate(arguments)
+            obj = canonical_object(verb.kind, await verb.target(args, identity, self.services))
+            return await self.services.policy.enforce(
+                identity.unix_name, verb.domain, obj, verb.action
+            )
+        except (ValidationError, PolicyInputError):
+            return False
+
+    async def _dispatch(self, verb: Verb, args: BaseModel, identity: Identity) -> BaseModel:
+        if verb.local is not None:
+            return await verb.local(args, identity, self.services)
+        assert verb.op is not None
+        try:
+            result, fds = await self.services.agents.call(
+                identity.unix_name, verb.op, args.model_dump()
+            )
+        except AgentUnavailable as error:
+            raise VerbUnavailable(error.message, error.kind) from error
+        except OperationError as error:
+            raise VerbFailed(error.message, error.kind) from error
+        except SchedulerError as error:
+            raise VerbUnavailable(error.message, "scheduler") from error
+        if verb.returns_fd:
+            return verb.result.model_validate({"fd": fds[0]})
+        return verb.result.model_validate(result)
+
+    async def _audit(
+        self, identity: Identity, verb: Verb, obj: str, outcome: str, ms: float, **detail: Any
+    ) -> None:
+        await self.auditor.record(
+            actor=identity.unix_name,
+            action=verb.name,
+            object=obj,
+            outcome=outcome,
+            duration_ms=ms,
+            **detail,
+        )
+
+    def _recent(self, identity: Identity) -> bool:
+        return (
+            identity.auth_time is not None
+            and time.time() - identity.auth_time <= self.recent_sign_in_seconds
+        )
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _explain(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "request"
+    return f"{where}: {first.get('msg', 'is not valid')}"
