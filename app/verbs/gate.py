@@ -40,7 +40,7 @@ class VerbGate:
         self.auditor = auditor
         self.recent_sign_in_seconds = recent_sign_in_seconds
 
-    async def call(self, identity: Identity, name: str, **arguments: Any) -> Any:
+    async def call(self, identity: Identity, name: str, /, **arguments: Any) -> Any:
         """The verb's result model, or a VerbError subclass with a plain message."""
         verb = CATALOG.get(name)
         if verb is None:
@@ -84,7 +84,7 @@ class VerbGate:
         await self._audit(identity, verb, obj, "ok", _ms(started))
         return result
 
-    async def allowed(self, identity: Identity, name: str, **arguments: Any) -> bool:
+    async def allowed(self, identity: Identity, name: str, /, **arguments: Any) -> bool:
         """Whether policy would let this call through (for showing or hiding a button;
         the call itself is still checked). Not audited: nothing happens."""
         verb = CATALOG[name]

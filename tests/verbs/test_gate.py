@@ -1,0 +1,146 @@
+"""The gate: every verb is denied without its policy and allowed with it, audited
+both ways; path spellings are canonical before policy sees them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.verbs import CATALOG, VerbDenied, VerbFailed, VerbInvalid
+from tests.verbs.conftest import Harness
+
+# For each verb: arguments that make sense, and the least role that may use it.
+# A verb added to the catalog without a line here fails test_every_verb_is_covered.
+SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
+    "files.stat": ({"path": "/home/{who}"}, "user"),
+    "files.list": ({"path": "/home/{who}"}, "user"),
+    "files.read": ({"path": "/home/{who}/gate-sample.txt"}, "user"),
+    "files.write": ({"path": "/home/{who}/gate-{n}.txt", "content": "x"}, "user"),
+    "jobs.submit": ({"script": "#!/bin/bash\nsleep 20\n", "name": "gate"}, "user"),
+    "jobs.cancel": ({"job_id": "{job}"}, "user"),
+    "cluster.snapshot": ({}, "user"),
+    "sessions.list": ({}, "staff"),
+    "sessions.revoke": ({"user": "nobody"}, "admin"),
+    "policy.list": ({}, "staff"),
+    "policy.grant": ({"subject": "nobody", "role": "staff"}, "admin"),
+    "policy.revoke": ({"subject": "nobody", "role": "staff"}, "admin"),
+}
+PEOPLE = {"user": "alice", "staff": "carol", "admin": "erin"}
+
+
+def test_every_verb_is_covered() -> None:
+    assert set(CATALOG) == set(SAMPLES), "add the new verb (and its policy) to SAMPLES"
+
+
+def fill(args: dict[str, Any], who: str, job: str, n: int) -> dict[str, Any]:
+    return {
+        key: value.format(who=who, job=job, n=n) if isinstance(value, str) else value
+        for key, value in args.items()
+    }
+
+
+async def test_the_catalog_walk(harness: Harness) -> None:
+    job = subprocess.run(
+        ["runuser", "-u", "alice", "--", "sbatch", "--parsable", "--wrap", "sleep 60"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    sample = "/home/alice/gate-sample.txt"
+    with open(sample, "w") as handle:
+        handle.write("sample")
+    os.chown(sample, 2001, 2001)
+    try:
+        for n, (name, (args, role)) in enumerate(sorted(SAMPLES.items())):
+            # Someone with no role at all: denied before anything happens, and audited.
+            stranger = harness.person("mallory", recent=True)
+            with pytest.raises(VerbDenied):
+                await harness.gate.call(stranger, name, **fill(args, "alice", job, n))
+            assert ("mallory", "denied") in {(a, o) for a, _, o in await harness.audit(name)}
+            # Someone with the role: not denied (the work itself may still fail).
+            person = harness.person(PEOPLE[role], recent=True)
+            who = "alice" if role == "user" else PEOPLE[role]
+            try:
+                result = await harness.gate.call(person, name, **fill(args, who, job, n))
+            except VerbFailed:
+                result = None
+            if hasattr(result, "fd"):
+                os.close(result.fd)
+            outcomes = {o for a, _, o in await harness.audit(name) if a == PEOPLE[role]}
+            assert outcomes & {"ok", "failed"}, (name, outcomes)
+            if role != "user":  # and a plain user may not use it
+                with pytest.raises(VerbDenied):
+                    await harness.gate.call(
+                        harness.person("bob", recent=True), name, **fill(args, "bob", job, n)
+                    )
+    finally:
+        subprocess.run(["scancel", job], check=False)
+        os.unlink(sample)
+        for leftover in Path("/home/alice").glob("gate-*.txt"):
+            leftover.unlink()
+
+
+async def test_a_user_may_not_cancel_someone_elses_job(harness: Harness) -> None:
+    job = subprocess.run(
+        ["runuser", "-u", "alice", "--", "sbatch", "--parsable", "--wrap", "sleep 60"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    try:
+        with pytest.raises(VerbDenied):
+            await harness.gate.call(harness.person("bob"), "jobs.cancel", job_id=job)
+        assert ("bob", f"job:alice/{job}", "denied") in await harness.audit("jobs.cancel")
+    finally:
+        subprocess.run(["scancel", job], check=False)
+
+
+async def test_admin_verbs_need_a_recent_sign_in(harness: Harness) -> None:
+    with pytest.raises(VerbDenied) as refused:
+        await harness.gate.call(harness.person("erin"), "policy.grant", subject="bob", role="staff")
+    assert refused.value.kind == "reauth"
+    assert ("erin", "policy:roles", "reauth-needed") in await harness.audit("policy.grant")
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "/home/bob/../alice/secret-g.txt",
+        "//home//alice//secret-g.txt",
+        "/home/./alice/secret-g.txt",
+    ],
+)
+async def test_paths_are_canonical_before_policy_and_kernel(
+    harness: Harness, spelling: str
+) -> None:
+    secret = "/home/alice/secret-g.txt"
+    with open(secret, "w") as handle:
+        handle.write("no")
+    os.chown(secret, 2001, 2001)
+    os.chmod(secret, 0o600)
+    try:
+        with pytest.raises(VerbFailed) as refused:
+            await harness.gate.call(harness.person("bob"), "files.read", path=spelling)
+        assert refused.value.kind == "EACCES"
+        audited = await harness.audit("files.read")
+        assert ("bob", "file:/home/alice/secret-g.txt", "failed") in audited
+    finally:
+        os.unlink(secret)
+
+
+@pytest.mark.parametrize("path", ["relative/path", "/home/alice/\x00x", "/home\\alice", "x" * 5000])
+async def test_impossible_paths_are_refused_in_plain_words(harness: Harness, path: str) -> None:
+    with pytest.raises(VerbInvalid) as refused:
+        await harness.gate.call(harness.person("alice"), "files.stat", path=path)
+    assert refused.value.message and "Traceback" not in refused.value.message
+
+
+async def test_bad_arguments_are_explained(harness: Harness) -> None:
+    with pytest.raises(VerbInvalid, match="script"):
+        await harness.gate.call(harness.person("alice"), "jobs.submit", script="echo no shebang")
+    with pytest.raises(VerbInvalid, match="no operation"):
+        await harness.gate.call(harness.person("alice"), "files.delete_everything")
