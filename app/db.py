@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,9 +57,26 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """The async engine for ``url``; ``pool_pre_ping`` survives a PostgreSQL restart."""
+    """The async engine for ``url``; ``pool_pre_ping`` survives a PostgreSQL restart.
+
+    SQLite runs in WAL mode with ``synchronous=NORMAL``: every verb writes an audit
+    row, and a full fsync per commit would cost milliseconds each; WAL keeps commits
+    atomic and durable across a process crash (only an OS crash may lose the last ones,
+    which the structured log also holds).
+    """
     ensure_sqlite_dir(url)
-    return create_async_engine(async_url(url), pool_pre_ping=True)
+    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(connection: Any, record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

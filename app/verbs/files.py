@@ -3,9 +3,9 @@ person's agent then does it as them, and the kernel has the last word."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from app.security.sessions import Identity
 from app.verbs.catalog import Verb, register
@@ -37,9 +37,49 @@ class Entry(BaseModel):
 
 
 class Listing(BaseModel):
+    """One page of a folder, as columns (see managers/files/operations.list_folder)."""
+
     path: str
-    entries: list[Entry]
     more: bool
+    names: list[str]
+    kinds: list[Literal["file", "folder"]]
+    sizes: list[int]
+    modes: list[int]
+    uids: list[int]
+    gids: list[int]
+    modified: list[float]
+
+    @model_validator(mode="after")
+    def _same_length(self) -> Listing:
+        columns = (self.kinds, self.sizes, self.modes, self.uids, self.gids, self.modified)
+        if any(len(column) != len(self.names) for column in columns):
+            raise ValueError("the listing's columns differ in length")
+        return self
+
+    def entries(self) -> list[Entry]:
+        folder = self.path.rstrip("/")
+        return [
+            Entry(
+                name=name,
+                path=f"{folder}/{name}",
+                kind=kind,
+                size=size,
+                mode=mode,
+                uid=uid,
+                gid=gid,
+                modified=modified,
+            )
+            for name, kind, size, mode, uid, gid, modified in zip(
+                self.names,
+                self.kinds,
+                self.sizes,
+                self.modes,
+                self.uids,
+                self.gids,
+                self.modified,
+                strict=True,
+            )
+        ]
 
 
 class OpenFile(BaseModel):

@@ -4,11 +4,13 @@ dispatch. Tools implement nothing of this; they call ``verbs.call(...)``.
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from app.audit import Auditor
 from app.policy import PolicyEnforcer, PolicyInputError, canonical_object
@@ -17,8 +19,7 @@ from app.verbs.catalog import CATALOG, Verb
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
 from managers.agent.client import AgentClient, AgentUnavailable
 from managers.cluster_watcher import ClusterWatcher
-from managers.errors import OperationError
-from managers.scheduler import SchedulerAdapter, SchedulerError
+from managers.scheduler import SchedulerAdapter
 
 
 @dataclass
@@ -81,7 +82,7 @@ class VerbGate:
                 identity, verb, obj, "failed", _ms(started), kind=error.kind, reason=error.message
             )
             raise
-        await self._audit(identity, verb, obj, "ok", _ms(started))
+        await self._audit(identity, verb, obj, "ok", _ms(started), urgent=False)
         return result
 
     async def allowed(self, identity: Identity, name: str, /, **arguments: Any) -> bool:
@@ -102,21 +103,37 @@ class VerbGate:
             return await verb.local(args, identity, self.services)
         assert verb.op is not None
         try:
-            result, fds = await self.services.agents.call(
+            body, fds = await self.services.agents.call_raw(
                 identity.unix_name, verb.op, args.model_dump()
             )
         except AgentUnavailable as error:
             raise VerbUnavailable(error.message, error.kind) from error
-        except OperationError as error:
-            raise VerbFailed(error.message, error.kind) from error
-        except SchedulerError as error:
-            raise VerbUnavailable(error.message, "scheduler") from error
+        # The agent runs as the person, who could tamper with it: its answer is
+        # validated like any other input, in one pass from the raw JSON.
+        try:
+            reply = _reply_model(verb.result).model_validate_json(body)
+        except ValidationError as error:
+            for fd in fds:
+                os.close(fd)
+            raise VerbUnavailable("The helper process answered something unreadable.") from error
+        if not reply.ok:
+            for fd in fds:
+                os.close(fd)
+            raise VerbFailed(reply.message, reply.kind)
         if verb.returns_fd:
             return verb.result.model_validate({"fd": fds[0]})
-        return verb.result.model_validate(result)
+        assert isinstance(reply.result, BaseModel)
+        return reply.result
 
     async def _audit(
-        self, identity: Identity, verb: Verb, obj: str, outcome: str, ms: float, **detail: Any
+        self,
+        identity: Identity,
+        verb: Verb,
+        obj: str,
+        outcome: str,
+        ms: float,
+        urgent: bool = True,
+        **detail: Any,
     ) -> None:
         await self.auditor.record(
             actor=identity.unix_name,
@@ -124,6 +141,7 @@ class VerbGate:
             object=obj,
             outcome=outcome,
             duration_ms=ms,
+            urgent=urgent,
             **detail,
         )
 
@@ -132,6 +150,24 @@ class VerbGate:
             identity.auth_time is not None
             and time.time() - identity.auth_time <= self.recent_sign_in_seconds
         )
+
+
+class _Reply(BaseModel):
+    ok: bool
+    kind: str = "failed"
+    message: str = ""
+    result: Any = None
+
+
+@functools.cache
+def _reply_model(result: type[BaseModel]) -> type[_Reply]:
+    """``{"ok", "kind", "message", "result"}`` with ``result`` typed for one verb."""
+    model: type[_Reply] = create_model(
+        f"{result.__name__}Reply",
+        __base__=_Reply,
+        result=(Optional[result], None),  # type: ignore[arg-type]  # noqa: UP045
+    )
+    return model
 
 
 def _ms(started: float) -> float:

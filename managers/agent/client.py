@@ -9,6 +9,7 @@ still succeeds. Blocking socket work runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import select
 import socket
@@ -54,9 +55,25 @@ class AgentClient:
         Raises OperationError with the agent's own words when the work failed, and
         AgentUnavailable when no agent could be reached.
         """
+        body, fds = await self.call_raw(unix_name, op, args)
+        try:
+            reply = json.loads(body)
+        except ValueError as error:
+            _close_all(fds)
+            raise AgentUnavailable("Your personal helper process answered nonsense.") from error
+        if not reply.get("ok"):
+            _close_all(fds)
+            raise OperationError(str(reply.get("message")), str(reply.get("kind", "failed")))
+        return reply.get("result") or {}, fds
+
+    async def call_raw(
+        self, unix_name: str, op: str, args: dict[str, Any]
+    ) -> tuple[bytes, list[int]]:
+        """The agent's reply frame undecoded (``{"ok": ..., "result": ...}``), for
+        callers that validate it in one pass, and any descriptors that came with it."""
         sock = await self._connection(unix_name)
         try:
-            reply, fds = await asyncio.to_thread(self._roundtrip, sock, {"op": op, "args": args})
+            body, fds = await asyncio.to_thread(self._roundtrip, sock, {"op": op, "args": args})
         except (protocol.ProtocolError, OSError) as error:
             sock.close()
             raise AgentUnavailable(
@@ -64,11 +81,7 @@ class AgentClient:
                 "agent-lost",
             ) from error
         self._idle[unix_name].append(sock)
-        if not reply.get("ok"):
-            for fd in fds:
-                os.close(fd)
-            raise OperationError(str(reply.get("message")), str(reply.get("kind", "failed")))
-        return reply.get("result") or {}, fds
+        return body, fds
 
     def close(self) -> None:
         for sockets in self._idle.values():
@@ -76,12 +89,10 @@ class AgentClient:
                 sock.close()
         self._idle.clear()
 
-    def _roundtrip(
-        self, sock: socket.socket, request: dict[str, Any]
-    ) -> tuple[dict[str, Any], list[int]]:
+    def _roundtrip(self, sock: socket.socket, request: dict[str, Any]) -> tuple[bytes, list[int]]:
         sock.settimeout(self.timeout)
         protocol.send(sock, request)
-        return protocol.receive(sock, with_fds=True)
+        return protocol.receive_raw(sock, with_fds=True)
 
     async def _connection(self, unix_name: str) -> socket.socket:
         pool = self._idle[unix_name]
@@ -128,6 +139,11 @@ class AgentClient:
                 f"Your personal helper process could not be started: {detail[-300:]}",
                 "launch-failed",
             )
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 def _connect(path: Path) -> socket.socket:

@@ -8,9 +8,12 @@ permission as the user, and the bytes never pass through the agent.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 from typing import Any
+
+from pydantic_core import to_json
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 16 * 1024 * 1024
@@ -22,7 +25,9 @@ class ProtocolError(Exception):
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, separators=(",", ":"), default=str).encode()
+    # pydantic-core's serializer is several times faster than json.dumps on the
+    # thousand-entry listings that dominate agent traffic.
+    body = to_json(message, fallback=str)
     if len(body) > MAX_FRAME:
         raise ProtocolError(f"frame of {len(body)} bytes is over the limit")
     return HEADER.pack(len(body)) + body
@@ -50,6 +55,18 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 def receive(sock: socket.socket, *, with_fds: bool = False) -> tuple[dict[str, Any], list[int]]:
     """One message, and the descriptors that came with it (only on Unix sockets)."""
+    body, fds = receive_raw(sock, with_fds=with_fds)
+    try:
+        message = json.loads(body)
+    except ValueError as error:
+        raise ProtocolError("a frame that is not JSON") from error
+    if not isinstance(message, dict):
+        raise ProtocolError("a frame that is not a JSON object")
+    return message, fds
+
+
+def receive_raw(sock: socket.socket, *, with_fds: bool = False) -> tuple[bytes, list[int]]:
+    """One frame's JSON body, undecoded, so a caller can validate it in one pass."""
     fds: list[int] = []
     if with_fds and sock.family == socket.AF_UNIX:
         head, fds, _flags, _addr = socket.recv_fds(sock, HEADER.size, MAX_FDS)
@@ -61,11 +78,7 @@ def receive(sock: socket.socket, *, with_fds: bool = False) -> tuple[dict[str, A
         head = _recv_exactly(sock, HEADER.size)
     (size,) = HEADER.unpack(head)
     if size > MAX_FRAME:
+        for fd in fds:
+            os.close(fd)
         raise ProtocolError(f"frame of {size} bytes is over the limit")
-    try:
-        message = json.loads(_recv_exactly(sock, size))
-    except ValueError as error:
-        raise ProtocolError("a frame that is not JSON") from error
-    if not isinstance(message, dict):
-        raise ProtocolError("a frame that is not a JSON object")
-    return message, fds
+    return _recv_exactly(sock, size), fds

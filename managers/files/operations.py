@@ -57,25 +57,37 @@ def stat_path(path: str) -> dict[str, Any]:
 
 
 def list_folder(path: str, offset: int = 0, limit: int = 1000) -> dict[str, Any]:
-    """One page of a folder, in directory order: nothing reads the whole folder first."""
-    entries: list[dict[str, Any]] = []
+    """One page of a folder, in directory order: nothing reads the whole folder first.
+
+    Columns, not one object per entry: a thousand-entry page is then a handful of
+    arrays, about half the bytes and a fraction of the decoding work of 1,000 objects.
+    """
+    columns: dict[str, list[Any]] = {
+        key: [] for key in ("names", "kinds", "sizes", "modes", "uids", "gids", "modified")
+    }
     more = False
     try:
         with os.scandir(path) as listing:
             for index, item in enumerate(listing):
                 if index < offset:
                     continue
-                if len(entries) == limit:
+                if len(columns["names"]) == limit:
                     more = True
                     break
                 try:
                     info = item.stat()
                 except OSError:
                     info = item.stat(follow_symlinks=False)
-                entries.append(_entry(item.path, info, item.name))
+                columns["names"].append(item.name)
+                columns["kinds"].append("folder" if stat.S_ISDIR(info.st_mode) else "file")
+                columns["sizes"].append(info.st_size)
+                columns["modes"].append(stat.S_IMODE(info.st_mode))
+                columns["uids"].append(info.st_uid)
+                columns["gids"].append(info.st_gid)
+                columns["modified"].append(info.st_mtime)
     except OSError as error:
         raise _explain(error, path) from error
-    return {"path": path, "entries": entries, "more": more}
+    return {"path": path, "more": more, **columns}
 
 
 def open_for_reading(path: str) -> int:

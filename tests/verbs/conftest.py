@@ -30,6 +30,7 @@ async def _ignore(audience: str | None, payload: dict[str, Any]) -> None:
 
 class Harness:
     def __init__(self, gate: VerbGate, database: Any) -> None:
+        self.auditor = gate.auditor
         self.gate = gate
         self.database = database
 
@@ -41,6 +42,7 @@ class Harness:
 
         from app.models import AuditEvent
 
+        await self.auditor.flush()
         async with self.database() as db:
             rows = await db.exec(select(AuditEvent).where(AuditEvent.action == action))
             return [(row.actor, row.object, row.outcome) for row in rows.all()]
