@@ -87,6 +87,7 @@ class Auditor:
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         try:
             async with transaction(self._sessions) as db:
-                await db.execute(insert(AuditEvent), rows)
+                connection = await db.connection()
+                await connection.execute(insert(AuditEvent), rows)
         except Exception:
             log.exception("audit_write_failed", rows=len(rows))
