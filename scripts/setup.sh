@@ -41,6 +41,11 @@ fi
 step "Demo people and project groups"
 bash scripts/demo-people.sh
 
+step "The portal's service account (for the sudo-rule tests; production runs the portal as it)"
+id onestop >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
+  --shell /usr/sbin/nologin onestop
+echo "onestop (uid $(id -u onestop))"
+
 step "Demo Slurm cluster"
 "$VENV/bin/onestop" devcluster up
 
