@@ -16,6 +16,7 @@ import asyncio
 import base64
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import select
@@ -80,7 +81,20 @@ class RemoteAgentClient:
         AgentUnavailable when the gateway could not be reached, refused this
         portal's certificate, or its node could not reach the person's agent.
         """
-        return await asyncio.to_thread(self._call, unix_name, op, args)
+        _, reply, fds = await asyncio.to_thread(self._call, unix_name, op, args)
+        if not reply.get("ok"):
+            raise OperationError(str(reply.get("message")), str(reply.get("kind", "failed")))
+        return reply.get("result") or {}, fds
+
+    async def call_raw(
+        self, unix_name: str, op: str, args: dict[str, Any]
+    ) -> tuple[bytes, list[int]]:
+        """As ``AgentClient.call_raw``: the reply frame undecoded (``{"ok": ...,
+        "result": ...}``, plus the gateway's ``streams`` and ``unavailable``), for the
+        verb gate that validates it in one pass. A failure of the work comes back
+        in the frame; AgentUnavailable is raised as ``call`` raises it."""
+        body, _, fds = await asyncio.to_thread(self._call, unix_name, op, args)
+        return body, fds
 
     def close(self) -> None:
         """Close idle connections; ones still streaming a file close when done."""
@@ -92,23 +106,28 @@ class RemoteAgentClient:
 
     def _call(
         self, unix_name: str, op: str, args: dict[str, Any]
-    ) -> tuple[dict[str, Any], list[int]]:
+    ) -> tuple[bytes, dict[str, Any], list[int]]:
+        """The reply frame raw and decoded, and the read ends of any streams. Raises
+        AgentUnavailable only; a failed operation is for the caller to raise."""
         sock, fresh = self._checkout()
         try:
             protocol.send(sock, {"user": unix_name, "op": op, "args": args})
-            reply, _ = protocol.receive(sock)
-        except (protocol.ProtocolError, OSError) as error:
+            body, _ = protocol.receive_raw(sock)
+            reply = json.loads(body)
+            if not isinstance(reply, dict):
+                raise protocol.ProtocolError("a reply that is not a JSON object")
+        except (protocol.ProtocolError, OSError, ValueError) as error:
             sock.close()
             raise self._failure(error, fresh) from error
         if not reply.get("ok"):
             self._checkin(sock)
-            error_type = AgentUnavailable if reply.get("unavailable") else OperationError
-            raise error_type(str(reply.get("message")), str(reply.get("kind", "failed")))
-        result = reply.get("result") or {}
+            if reply.get("unavailable"):  # the far node could not reach the agent
+                raise AgentUnavailable(str(reply.get("message")), str(reply.get("kind")))
+            return body, reply, []
         streams = int(reply.get("streams") or 0)
         if not streams:
             self._checkin(sock)
-            return result, []
+            return body, reply, []
         readers, writers = [], []
         for _ in range(streams):
             read_end, write_end = os.pipe()
@@ -120,7 +139,7 @@ class RemoteAgentClient:
         threading.Thread(
             target=self._feed, args=(sock, writers), name="onestop-remote-stream", daemon=True
         ).start()
-        return result, readers
+        return body, reply, readers
 
     def _feed(self, sock: ssl.SSLSocket, writers: list[int]) -> None:
         """Copy each stream's chunks into its pipe, then close the pipe (the reader
