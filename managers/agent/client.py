@@ -26,6 +26,10 @@ class AgentUnavailable(OperationError):
     """No agent could be reached or started for this person."""
 
 
+class _NotDelivered(Exception):
+    """The request could not even be sent: the agent never saw it."""
+
+
 def default_launch_command() -> list[str]:
     """Root starts agents directly; anyone else goes through the one sudo rule."""
     onestop = str(Path(sys.executable).with_name("onestop"))
@@ -71,17 +75,29 @@ class AgentClient:
     ) -> tuple[bytes, list[int]]:
         """The agent's reply frame undecoded (``{"ok": ..., "result": ...}``), for
         callers that validate it in one pass, and any descriptors that came with it."""
-        sock = await self._connection(unix_name)
-        try:
-            body, fds = await asyncio.to_thread(self._roundtrip, sock, {"op": op, "args": args})
-        except (protocol.ProtocolError, OSError) as error:
-            sock.close()
-            raise AgentUnavailable(
-                "Your personal helper process stopped while working. Please try again.",
-                "agent-lost",
-            ) from error
-        self._idle[unix_name].append(sock)
-        return body, fds
+        request = {"op": op, "args": args}
+        for attempt in range(2):
+            sock, reused = await self._connection(unix_name)
+            try:
+                body, fds = await asyncio.to_thread(self._roundtrip, sock, request)
+            except _NotDelivered as error:
+                sock.close()
+                # A reused connection whose agent died since: nothing was done, so
+                # asking a fresh agent once is safe.
+                if reused and attempt == 0:
+                    continue
+                raise AgentUnavailable(
+                    "Your personal helper process could not be reached.", "agent-unreachable"
+                ) from error
+            except (protocol.ProtocolError, OSError) as error:
+                sock.close()
+                raise AgentUnavailable(
+                    "Your personal helper process stopped while working. Please try again.",
+                    "agent-lost",
+                ) from error
+            self._idle[unix_name].append(sock)
+            return body, fds
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         for sockets in self._idle.values():
@@ -94,25 +110,26 @@ class AgentClient:
         protocol.send(sock, request)
         return protocol.receive_raw(sock, with_fds=True)
 
-    async def _connection(self, unix_name: str) -> socket.socket:
+    async def _connection(self, unix_name: str) -> tuple[socket.socket, bool]:
+        """A connection to the person's agent, and whether it was reused from the pool."""
         pool = self._idle[unix_name]
         while pool:
             sock = pool.pop()
             if _alive(sock):
-                return sock
+                return sock, True
             sock.close()
         path = self.runtime_dir / f"{unix_name}.sock"
         try:
-            return _connect(path)
+            return _connect(path), False
         except OSError:
             pass
         async with self._launching[unix_name]:
             try:
-                return _connect(path)
+                return _connect(path), False
             except OSError:
                 await self._launch(unix_name)
             try:
-                return _connect(path)
+                return _connect(path), False
             except OSError as error:
                 raise AgentUnavailable(
                     "Your personal helper process could not be reached.", "agent-unreachable"
