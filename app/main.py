@@ -36,6 +36,9 @@ from app.web.dashboard import dashboard
 from app.web.templating import build_templates, message_page
 from app.web.vendor import vendor_file
 from managers.agent.client import AgentClient
+from managers.agent.gateway import parse_listen
+from managers.agent.remote import RemoteAgentClient
+from managers.agent.tls import client_context
 from managers.cluster_watcher import ClusterWatcher
 from managers.scheduler.slurm import SlurmAdapter
 
@@ -83,6 +86,16 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+def agent_client(settings: Settings) -> AgentClient | RemoteAgentClient:
+    """This node's agents over Unix sockets, or another node's through its gateway."""
+    config = settings.agents
+    if not config.gateway:
+        return AgentClient(config.runtime_dir, timeout=config.call_timeout_seconds)
+    host, port = parse_listen(config.gateway)
+    context = client_context(config.tls_cert or None, config.tls_key or None, config.tls_ca)
+    return RemoteAgentClient(host, port, context, timeout=config.call_timeout_seconds)
+
+
 async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -102,7 +115,7 @@ def create_app(settings: Settings) -> Starlette:
         await bus.publish(channel, payload)
 
     scheduler = SlurmAdapter(settings.slurm.bin_dir, settings.slurm.command_timeout_seconds)
-    agents = AgentClient(settings.agents.runtime_dir, timeout=settings.agents.call_timeout_seconds)
+    agents = agent_client(settings)
     watcher = ClusterWatcher(
         scheduler,
         publish_cluster_news,

@@ -56,6 +56,12 @@ class AgentSettings(BaseModel):
     heavy_limit: int = 2
     call_timeout_seconds: float = 60.0
     name_pattern: str = r"^[a-z_][a-z0-9_-]{0,31}$"
+    # Agents on another login node, through its gateway (``onestop agent-gateway``):
+    # "host:port" plus this portal's client certificate and the site's CA.
+    gateway: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
 
 
 class Settings(BaseSettings):

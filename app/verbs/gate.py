@@ -18,6 +18,7 @@ from app.security.sessions import Identity, SessionStore
 from app.verbs.catalog import CATALOG, Verb
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
 from managers.agent.client import AgentClient, AgentUnavailable
+from managers.agent.remote import RemoteAgentClient
 from managers.cluster_watcher import ClusterWatcher
 from managers.scheduler import SchedulerAdapter
 
@@ -27,7 +28,7 @@ class Services:
     """What verbs may use: handed in once, never imported by tools."""
 
     policy: PolicyEnforcer
-    agents: AgentClient
+    agents: AgentClient | RemoteAgentClient
     scheduler: SchedulerAdapter
     watcher: ClusterWatcher
     sessions: SessionStore
