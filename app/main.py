@@ -145,6 +145,7 @@ def create_app(settings: Settings) -> Starlette:
                 Services(policy, agents, scheduler, watcher, store),
                 app.state.auditor,
                 recent_sign_in_seconds=settings.admin_recent_login_minutes * 60,
+                heavy_partition=settings.agents.heavy_partition,
             )
             stack.callback(agents.close)
             await bus.connect()

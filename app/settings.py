@@ -54,6 +54,9 @@ class AgentSettings(BaseModel):
     nice: int = 10
     memory_limit_mb: int = 4096
     heavy_limit: int = 2
+    # Partition on which heavy verbs (large copies...) run as a Slurm job step instead
+    # of on the login node; empty keeps them in the agent (still capped per person).
+    heavy_partition: str = ""
     call_timeout_seconds: float = 60.0
     name_pattern: str = r"^[a-z_][a-z0-9_-]{0,31}$"
     # Agents on another login node, through its gateway (``onestop agent-gateway``):

@@ -25,6 +25,11 @@ class WriteArgs(PathArgs):
     replace: bool = False
 
 
+class CopyArgs(BaseModel):
+    path: str = Field(min_length=1, max_length=4096)
+    destination: str = Field(min_length=1, max_length=4096)
+
+
 class Entry(BaseModel):
     name: str
     path: str
@@ -92,6 +97,10 @@ async def the_path(args: Any, identity: Identity, services: Any) -> str:
     return str(args.path)
 
 
+async def the_destination(args: Any, identity: Identity, services: Any) -> str:
+    return str(args.destination)
+
+
 register(
     Verb("files.stat", PathArgs, Entry, "file", "stat", the_path, op="files.stat"),
     Verb("files.list", ListArgs, Listing, "file", "list", the_path, op="files.list"),
@@ -106,4 +115,17 @@ register(
         returns_fd=True,
     ),
     Verb("files.write", WriteArgs, Entry, "file", "write", the_path, op="files.write"),
+    # Reading the source is checked by the kernel in the agent; policy decides on the
+    # place written to. Heavy: counted against the person's cap, and sent to a compute
+    # node when the site sets agents.heavy_partition.
+    Verb(
+        "files.copy",
+        CopyArgs,
+        Entry,
+        "file",
+        "write",
+        the_destination,
+        op="files.copy",
+        heavy=True,
+    ),
 )

@@ -36,11 +36,16 @@ class Services:
 
 class VerbGate:
     def __init__(
-        self, services: Services, auditor: Auditor, recent_sign_in_seconds: float = 1800
+        self,
+        services: Services,
+        auditor: Auditor,
+        recent_sign_in_seconds: float = 1800,
+        heavy_partition: str = "",
     ) -> None:
         self.services = services
         self.auditor = auditor
         self.recent_sign_in_seconds = recent_sign_in_seconds
+        self.heavy_partition = heavy_partition
 
     async def call(self, identity: Identity, name: str, /, **arguments: Any) -> Any:
         """The verb's result model, or a VerbError subclass with a plain message."""
@@ -52,6 +57,7 @@ class VerbGate:
         except ValidationError as error:
             raise VerbInvalid(_explain(error), "invalid") from error
         try:
+            args = _canonical_paths(verb, args)
             obj = canonical_object(verb.kind, await verb.target(args, identity, self.services))
         except PolicyInputError as error:
             await self._audit(identity, verb, "", "invalid", 0.0, reason=str(error))
@@ -103,10 +109,11 @@ class VerbGate:
         if verb.local is not None:
             return await verb.local(args, identity, self.services)
         assert verb.op is not None
+        arguments = args.model_dump()
+        if verb.heavy and self.heavy_partition:
+            arguments["offload_partition"] = self.heavy_partition
         try:
-            body, fds = await self.services.agents.call_raw(
-                identity.unix_name, verb.op, args.model_dump()
-            )
+            body, fds = await self.services.agents.call_raw(identity.unix_name, verb.op, arguments)
         except AgentUnavailable as error:
             raise VerbUnavailable(error.message, error.kind) from error
         # The agent runs as the person, who could tamper with it: its answer is
@@ -151,6 +158,22 @@ class VerbGate:
             identity.auth_time is not None
             and time.time() - identity.auth_time <= self.recent_sign_in_seconds
         )
+
+
+PATH_FIELDS = ("path", "destination")
+
+
+def _canonical_paths(verb: Verb, args: BaseModel) -> BaseModel:
+    """File verbs act on exactly the path policy was asked about: the canonical one,
+    not the spelling that came in (``/home/bob/../alice`` is ``/home/alice``)."""
+    if verb.kind != "file":
+        return args
+    changes = {
+        name: canonical_object("file", getattr(args, name)).removeprefix("file:")
+        for name in PATH_FIELDS
+        if isinstance(getattr(args, name, None), str)
+    }
+    return args.model_copy(update=changes)
 
 
 class _Reply(BaseModel):

@@ -33,6 +33,7 @@ OPERATIONS: dict[str, Operation] = {
     "files.list": Operation(files.list_folder),
     "files.read": Operation(files.open_for_reading, returns_fd=True),
     "files.write": Operation(files.write_file),
+    "files.copy": Operation(files.copy, heavy=True),
     "jobs.submit": Operation(execution.submit),
     "jobs.cancel": Operation(execution.cancel),
     "agent.sleep": Operation(_sleep, heavy=True),

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
+import subprocess
 import tempfile
 from typing import Any
 
 from managers.errors import OperationError
+from managers.scheduler.slurm.commands import clean_environment
 
 MAX_WRITE = 8 * 1024 * 1024
 
@@ -134,3 +137,48 @@ def write_file(path: str, content: str, replace: bool = False) -> dict[str, Any]
             os.unlink(temporary)
         raise _explain(error, path) from error
     return stat_path(path)
+
+
+def copy(path: str, destination: str, offload_partition: str = "") -> dict[str, Any]:
+    """Copy a file or a folder; never onto an existing name.
+
+    A large copy is heavy work. With ``offload_partition`` it runs as a one-task
+    Slurm job (``srun cp -a``) on a compute node instead of on the login node;
+    Slurm's own accounting then shows it, as this user's job.
+    """
+    if os.path.lexists(destination):
+        raise OperationError(f"Something with that name already exists: {destination}", "EEXIST")
+    if (destination + "/").startswith(path.rstrip("/") + "/"):
+        raise OperationError("A folder cannot be copied into itself.", "EINVAL")
+    if offload_partition:
+        run_on_cluster(
+            ["cp", "-a", "--", path, destination], offload_partition, "onestop-files.copy"
+        )
+        return stat_path(destination)
+    try:
+        if os.path.isdir(path):
+            shutil.copytree(path, destination, symlinks=True)
+        else:
+            shutil.copy2(path, destination, follow_symlinks=False)
+    except OSError as error:
+        raise _explain(error, path) from error
+    return stat_path(destination)
+
+
+def run_on_cluster(argv: list[str], partition: str, name: str) -> None:
+    """Run one command as a Slurm job step and wait for it (argument list, no shell)."""
+    command = ["/usr/bin/srun", f"--partition={partition}", "--ntasks=1", f"--job-name={name}"]
+    try:
+        done = subprocess.run(
+            [*command, "--quiet", "--", *argv],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            env=clean_environment(),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise OperationError("The cluster could not run this right now.", "unavailable") from error
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+        raise OperationError(f"The copy on the cluster failed: {last}", "failed")

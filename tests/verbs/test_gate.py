@@ -20,6 +20,10 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "files.list": ({"path": "/home/{who}"}, "user"),
     "files.read": ({"path": "/home/{who}/gate-sample.txt"}, "user"),
     "files.write": ({"path": "/home/{who}/gate-{n}.txt", "content": "x"}, "user"),
+    "files.copy": (
+        {"path": "/home/{who}/gate-sample.txt", "destination": "/home/{who}/gate-{n}.txt"},
+        "user",
+    ),
     "jobs.submit": ({"script": "#!/bin/bash\nsleep 20\n", "name": "gate"}, "user"),
     "jobs.cancel": ({"job_id": "{job}"}, "user"),
     "cluster.snapshot": ({}, "user"),
@@ -81,7 +85,7 @@ async def test_the_catalog_walk(harness: Harness) -> None:
         subprocess.run(["scancel", job], check=False)
         os.unlink(sample)
         for leftover in Path("/home/alice").glob("gate-*.txt"):
-            leftover.unlink()
+            leftover.unlink()  # files only: a folder here would mean a wrong copy
 
 
 async def test_a_user_may_not_cancel_someone_elses_job(harness: Harness) -> None:
@@ -144,3 +148,45 @@ async def test_bad_arguments_are_explained(harness: Harness) -> None:
         await harness.gate.call(harness.person("alice"), "jobs.submit", script="echo no shebang")
     with pytest.raises(VerbInvalid, match="no operation"):
         await harness.gate.call(harness.person("alice"), "files.delete_everything")
+
+
+async def test_a_heavy_copy_can_run_on_a_compute_node(harness: Harness) -> None:
+    source, target = Path("/home/alice/heavy-src.txt"), Path("/home/alice/heavy-copy.txt")
+    source.write_text("big data")
+    os.chown(source, 2001, 2001)
+    target.unlink(missing_ok=True)
+    harness.gate.heavy_partition = "debug"
+    try:
+        entry = await harness.gate.call(
+            harness.person("alice"), "files.copy", path=str(source), destination=str(target)
+        )
+        assert target.read_text() == "big data" and entry.uid == 2001
+        steps = subprocess.run(
+            [
+                "sacct",
+                "--noheader",
+                "--parsable2",
+                "--user=alice",
+                "--name=onestop-files.copy",
+                "--format=JobName,State",
+                "--starttime=now-10minutes",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "onestop-files.copy|COMPLETED" in steps
+    finally:
+        source.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
+
+
+async def test_a_folder_is_never_copied_into_itself(harness: Harness) -> None:
+    with pytest.raises(VerbFailed, match="into itself"):
+        await harness.gate.call(
+            harness.person("alice"),
+            "files.copy",
+            path="/home/alice",
+            destination="/home/alice/inside",
+        )
+    assert not Path("/home/alice/inside").exists()
