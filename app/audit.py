@@ -80,6 +80,12 @@ class Auditor:
         if rows:
             await self._write(rows)
 
+    async def close(self) -> None:
+        """Write what waits and stop the batch timer (before the database goes away)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+        await self.flush()
+
     async def _flush_soon(self) -> None:
         await asyncio.sleep(BATCH_SECONDS)
         await self.flush()

@@ -137,7 +137,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
-            stack.push_async_callback(app.state.auditor.flush)
+            stack.push_async_callback(app.state.auditor.close)
             await check_schema(engine, settings.database_url)
             policy = await load_policy(engine, settings.database_url)
             app.state.policy = policy

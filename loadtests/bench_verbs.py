@@ -116,6 +116,7 @@ async def main(calls: int) -> None:
         }
     finally:
         agents.close()
+        await gate.auditor.close()
         await engine.dispose()
         shutil.rmtree(FOLDER, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)

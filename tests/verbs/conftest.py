@@ -72,4 +72,5 @@ async def harness(
         await policy.sync_derived_roles(name, projects=projects, is_admin=admin)
     await policy.grant("carol", "staff", "*")
     yield Harness(gate, database)
+    await gate.auditor.close()
     await engine.dispose()
