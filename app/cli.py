@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 import warnings
+from pathlib import Path
 
-from app.settings import load_settings
+from app.settings import DEFAULT_CONFIG_FILE, load_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -104,6 +106,19 @@ def _people(args: argparse.Namespace) -> int:
 def _agent_launch(args: argparse.Namespace) -> int:
     from managers.agent.launcher import LaunchRefused, launch
 
+    if "SUDO_UID" in os.environ:
+        # Run by the service account through sudo: nothing it controls may steer root.
+        # Only root's own configuration file counts, never the caller's environment.
+        for key in [key for key in os.environ if key.startswith("ONESTOP_")]:
+            del os.environ[key]
+        config = Path(DEFAULT_CONFIG_FILE)
+        if config.exists():
+            info = config.stat()
+            if info.st_uid != 0 or info.st_mode & 0o022:
+                print(
+                    f"{config} must belong to root and be writable by root alone.", file=sys.stderr
+                )
+                return 2
     settings = load_settings()
     agents = settings.agents
     try:

@@ -48,8 +48,8 @@ class SlurmSettings(BaseModel):
 class AgentSettings(BaseModel):
     """Per-user agents and the privileged launcher that starts them."""
 
-    runtime_dir: str = "/run/onestop/agents"
-    log_dir: str = "/var/log/onestop/agents"
+    runtime_dir: str = "/run/onestop-agents"
+    log_dir: str = "/var/log/onestop-agents"
     idle_seconds: float = 600.0
     nice: int = 10
     memory_limit_mb: int = 4096

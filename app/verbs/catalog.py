@@ -39,10 +39,17 @@ class Verb:
     # Verbs that change who may do what, or end other people's sessions, also need a
     # password typed recently at the provider (the ID token's auth_time).
     recent_sign_in: bool = False
+    # Argument fields naming further objects that are only read (a copy's source):
+    # policy must allow "read" on each of them too.
+    reads: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.op is None) == (self.local is None):
             raise ValueError(f"verb {self.name}: give exactly one of op= or local=")
+
+
+class NoArgs(BaseModel):
+    """For verbs that take nothing."""
 
 
 CATALOG: dict[str, Verb] = {}

@@ -7,12 +7,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.security.sessions import Identity
-from app.verbs.catalog import Verb, register
+from app.verbs.catalog import NoArgs, Verb, register
 from managers.scheduler import ClusterSnapshot
-
-
-class NoArgs(BaseModel):
-    pass
 
 
 class ClusterView(BaseModel):

@@ -127,5 +127,6 @@ register(
         the_destination,
         op="files.copy",
         heavy=True,
+        reads=("path",),
     ),
 )

@@ -69,11 +69,19 @@ class VerbGate:
         except PolicyInputError as error:
             await self._audit(identity, verb, obj, "invalid", 0.0, reason=str(error))
             raise VerbInvalid(str(error), "invalid-object") from error
+        if allowed:
+            for field in verb.reads:  # e.g. the source of a copy: it is read, not written
+                source = canonical_object(verb.kind, getattr(args, field))
+                if not await self.services.policy.enforce(
+                    identity.unix_name, verb.domain, source, "read"
+                ):
+                    obj, allowed = f"{obj} from {source}", False
         if not allowed:
             await self._audit(identity, verb, obj, "denied", 0.0)
-            raise VerbDenied(
-                f"You are not allowed to {verb.action} this ({obj.split(':', 1)[-1]}).", "denied"
-            )
+            # Name the object only when the asker named it themselves (a path); never
+            # reveal what the gate looked up (a job's owner, say).
+            what = f" ({obj.split(':', 1)[-1]})" if verb.kind == "file" else ""
+            raise VerbDenied(f"You are not allowed to {verb.action} this{what}.", "denied")
         if verb.recent_sign_in and not self._recent(identity):
             await self._audit(identity, verb, obj, "reauth-needed", 0.0)
             raise VerbDenied(
@@ -89,7 +97,14 @@ class VerbGate:
                 identity, verb, obj, "failed", _ms(started), kind=error.kind, reason=error.message
             )
             raise
-        await self._audit(identity, verb, obj, "ok", _ms(started), urgent=False)
+        except Exception as error:  # a bug or an outage below: audited, then plain words
+            await self._audit(identity, verb, obj, "error", _ms(started), reason=repr(error))
+            raise VerbUnavailable(
+                "Something went wrong on our side; nothing was changed. Please try again.",
+                "internal",
+            ) from error
+        # Routine successes are batched; changes to who may do what are written at once.
+        await self._audit(identity, verb, obj, "ok", _ms(started), urgent=verb.recent_sign_in)
         return result
 
     async def allowed(self, identity: Identity, name: str, /, **arguments: Any) -> bool:
@@ -128,6 +143,10 @@ class VerbGate:
             for fd in fds:
                 os.close(fd)
             raise VerbFailed(reply.message, reply.kind)
+        if len(fds) != int(verb.returns_fd):
+            for fd in fds:
+                os.close(fd)
+            raise VerbUnavailable("The helper process answered something unreadable.")
         if verb.returns_fd:
             return verb.result.model_validate({"fd": fds[0]})
         assert isinstance(reply.result, BaseModel)

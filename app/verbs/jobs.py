@@ -44,7 +44,8 @@ async def existing_job(args: Any, identity: Identity, services: Any) -> str:
         owner = await services.scheduler.job_owner(args.job_id)
     except SchedulerError:
         owner = None
-    return f"{owner or 'unknown'}/{args.job_id}"
+    # Capitals cannot start a Unix name here, so no person matches an unknown owner.
+    return f"{owner or 'Nobody-Known'}/{args.job_id}"
 
 
 register(

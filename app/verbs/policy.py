@@ -7,20 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from app.policy import ROLES
 from app.security.sessions import Identity
-from app.verbs.catalog import Verb, register
+from app.verbs.catalog import NoArgs, Verb, register
 from app.verbs.errors import VerbFailed
-
-ROLES = ("user", "project-admin", "staff", "admin")
-
-
-class NoArgs(BaseModel):
-    pass
 
 
 class RoleArgs(BaseModel):
     subject: str = Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    role: str = Field(pattern="^(" + "|".join(ROLES) + ")$")
+    role: str = Field(pattern="^(" + "|".join(sorted(ROLES)) + ")$")
     domain: str = Field(default="*", pattern=r"^(\*|[a-z_][a-z0-9_-]{0,31})$")
 
     @field_validator("subject")

@@ -8,12 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.security.sessions import Identity
-from app.verbs.catalog import Verb, register
+from app.verbs.catalog import NoArgs, Verb, register
 from app.verbs.errors import VerbInvalid
-
-
-class NoArgs(BaseModel):
-    pass
 
 
 class RevokeArgs(BaseModel):

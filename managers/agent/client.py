@@ -3,7 +3,9 @@
 Connections are kept per person and reused (a verb must cost well under a
 millisecond of plumbing). A connection found dead before use (the agent exited
 when idle, or was killed) is dropped and the agent launched again, so the call
-still succeeds. Blocking socket work runs in a worker thread.
+still succeeds. All socket work, connecting included, runs in a pool of worker
+threads of its own with timeouts, so one person's stopped or slow agent can hold
+at most their own few calls, never the event loop or anyone else's.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ import select
 import socket
 import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from managers.agent import protocol
 from managers.errors import OperationError
+
+CONNECT_SECONDS = 5.0
+LAUNCH_SECONDS = 30.0
+IN_FLIGHT_PER_PERSON = 8
+IDLE_PER_PERSON = 4
 
 
 class AgentUnavailable(OperationError):
@@ -44,12 +52,17 @@ class AgentClient:
         runtime_dir: str,
         launch_command: list[str] | None = None,
         timeout: float = 60.0,
+        threads: int = 64,
     ) -> None:
         self.runtime_dir = Path(runtime_dir)
         self.launch_command = launch_command or default_launch_command()
         self.timeout = timeout
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="agent-io")
         self._idle: dict[str, list[socket.socket]] = defaultdict(list)
         self._launching: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._in_flight: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(IN_FLIGHT_PER_PERSON)
+        )
 
     async def call(
         self, unix_name: str, op: str, args: dict[str, Any]
@@ -76,27 +89,32 @@ class AgentClient:
         """The agent's reply frame undecoded (``{"ok": ..., "result": ...}``), for
         callers that validate it in one pass, and any descriptors that came with it."""
         request = {"op": op, "args": args}
-        for attempt in range(2):
-            sock, reused = await self._connection(unix_name)
-            try:
-                body, fds = await asyncio.to_thread(self._roundtrip, sock, request)
-            except _NotDelivered as error:
-                sock.close()
-                # A reused connection whose agent died since: nothing was done, so
-                # asking a fresh agent once is safe.
-                if reused and attempt == 0:
-                    continue
-                raise AgentUnavailable(
-                    "Your personal helper process could not be reached.", "agent-unreachable"
-                ) from error
-            except (protocol.ProtocolError, OSError) as error:
-                sock.close()
-                raise AgentUnavailable(
-                    "Your personal helper process stopped while working. Please try again.",
-                    "agent-lost",
-                ) from error
-            self._idle[unix_name].append(sock)
-            return body, fds
+        async with self._in_flight[unix_name]:
+            for attempt in range(2):
+                sock, reused = await self._connection(unix_name)
+                try:
+                    body, fds = await self._in_thread(self._roundtrip, sock, request)
+                except _NotDelivered as error:
+                    sock.close()
+                    # A reused connection whose agent died since: nothing was done, so
+                    # asking a fresh agent once is safe.
+                    if reused and attempt == 0:
+                        continue
+                    raise AgentUnavailable(
+                        "Your personal helper process could not be reached.", "agent-unreachable"
+                    ) from error
+                except (protocol.ProtocolError, OSError) as error:
+                    sock.close()
+                    raise AgentUnavailable(
+                        "Your personal helper process stopped while working. Please try again.",
+                        "agent-lost",
+                    ) from error
+                pool = self._idle[unix_name]
+                if len(pool) < IDLE_PER_PERSON:
+                    pool.append(sock)
+                else:
+                    sock.close()
+                return body, fds
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -104,11 +122,21 @@ class AgentClient:
             for sock in sockets:
                 sock.close()
         self._idle.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _in_thread(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     def _roundtrip(self, sock: socket.socket, request: dict[str, Any]) -> tuple[bytes, list[int]]:
         sock.settimeout(self.timeout)
-        protocol.send(sock, request)
-        return protocol.receive_raw(sock, with_fds=True)
+        try:
+            protocol.send(sock, request)
+        except OSError as error:
+            raise _NotDelivered from error
+        body, fds = protocol.receive_raw(sock, with_fds=True)
+        if len(body) < 200 and b'"closing"' in body and json.loads(body).get("kind") == "closing":
+            raise _NotDelivered("the agent was exiting and did nothing")
+        return body, fds
 
     async def _connection(self, unix_name: str) -> tuple[socket.socket, bool]:
         """A connection to the person's agent, and whether it was reused from the pool."""
@@ -120,16 +148,16 @@ class AgentClient:
             sock.close()
         path = self.runtime_dir / f"{unix_name}.sock"
         try:
-            return _connect(path), False
+            return await self._in_thread(_connect, path), False
         except OSError:
             pass
         async with self._launching[unix_name]:
             try:
-                return _connect(path), False
+                return await self._in_thread(_connect, path), False
             except OSError:
                 await self._launch(unix_name)
             try:
-                return _connect(path), False
+                return await self._in_thread(_connect, path), False
             except OSError as error:
                 raise AgentUnavailable(
                     "Your personal helper process could not be reached.", "agent-unreachable"
@@ -143,7 +171,14 @@ class AgentClient:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        _, stderr = await process.communicate()
+        try:
+            _, stderr = await asyncio.wait_for(process.communicate(), LAUNCH_SECONDS)
+        except TimeoutError as error:
+            process.kill()
+            await process.wait()
+            raise AgentUnavailable(
+                "Your personal helper process took too long to start.", "launch-timeout"
+            ) from error
         if process.returncode != 0:
             detail = stderr.decode(errors="replace").strip()
             if "password is required" in detail or "not allowed" in detail or "sudoers" in detail:
@@ -164,7 +199,10 @@ def _close_all(fds: list[int]) -> None:
 
 
 def _connect(path: Path) -> socket.socket:
+    """Blocking, in a worker thread, with a timeout: a stopped agent's full backlog
+    must not hang anything but this one attempt."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(CONNECT_SECONDS)
     try:
         sock.connect(str(path))
     except OSError:
@@ -175,8 +213,9 @@ def _connect(path: Path) -> socket.socket:
 
 def _alive(sock: socket.socket) -> bool:
     """An idle connection with something to read has been closed by the agent."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
+        return not poller.poll(0)
+    except OSError:
         return False
-    return not readable

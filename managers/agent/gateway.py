@@ -38,6 +38,7 @@ from typing import Any
 
 from managers.agent import protocol
 from managers.agent.client import AgentClient, AgentUnavailable
+from managers.agent.operations import REMOTE_OPERATIONS
 from managers.errors import OperationError
 
 __all__ = ["CHUNK_SIZE", "AgentGateway", "log", "parse_listen", "read_frame", "write_frame"]
@@ -173,6 +174,7 @@ class AgentGateway:
             isinstance(user, str)
             and re.fullmatch(self.name_pattern, user)
             and isinstance(op, str)
+            and op in REMOTE_OPERATIONS
             and isinstance(args, dict)
         ):
             outcome = "invalid"
@@ -180,7 +182,7 @@ class AgentGateway:
                 "ok": False,
                 "kind": "invalid",
                 "message": "The request must name an acceptable account, an operation "
-                "and an object of arguments.",
+                "other nodes may ask for, and an object of arguments.",
                 "unavailable": False,
             }
         else:

@@ -18,6 +18,7 @@ import pwd
 import re
 import resource
 import socket
+import stat
 import sys
 from pathlib import Path
 
@@ -89,6 +90,29 @@ def check_name(name: str, pattern: str, min_uid: int) -> pwd.struct_passwd:
     return entry
 
 
+def trusted_directory(path: str, mode: int) -> Path:
+    """Create ``path`` if needed and make sure root alone controls it and every folder
+    above it: root then works inside it without following anyone's symlinks."""
+    folder = Path(path)
+    if not folder.is_absolute():
+        raise LaunchRefused(f"{path} must be an absolute path.", "unsafe-dir")
+    folder.mkdir(mode=mode, parents=True, exist_ok=True)
+    current = Path("/")
+    for part in folder.parts[1:]:
+        current = current / part
+        info = os.lstat(current)
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            raise LaunchRefused(f"{current} must be a real folder, not a link.", "unsafe-dir")
+        writable_by_others = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        sticky = info.st_mode & stat.S_ISVTX
+        if info.st_uid != 0 or (writable_by_others and not (sticky and current != folder)):
+            raise LaunchRefused(
+                f"{current} must belong to root and be writable by root alone.", "unsafe-dir"
+            )
+    os.chmod(folder, mode)
+    return folder
+
+
 def socket_path(runtime_dir: str, name: str) -> Path:
     return Path(runtime_dir) / f"{name}.sock"
 
@@ -121,14 +145,13 @@ def launch(
         )
     entry = check_name(name, name_pattern, min_uid)
     service_uid = int(os.environ.get("SUDO_UID", os.getuid()))
-    runtime = Path(runtime_dir)
-    runtime.mkdir(mode=0o755, parents=True, exist_ok=True)
-    os.chown(runtime, 0, 0)
-    os.chmod(runtime, 0o755)  # noqa: S103 - world-traversable; each socket is 0600
-    logs = Path(log_dir)
-    logs.mkdir(mode=0o750, parents=True, exist_ok=True)
+    os.chdir("/")  # nothing of the caller's working directory may reach the exec
+    runtime = trusted_directory(runtime_dir, 0o755)
+    logs = trusted_directory(log_dir, 0o750)
     path = socket_path(runtime_dir, name)
-    with open(runtime / f"{name}.lock", "w") as lock:  # one launch per person at a time
+    no_follow = os.O_NOFOLLOW | os.O_CLOEXEC
+    lock_fd = os.open(runtime / f"{name}.lock", os.O_RDWR | os.O_CREAT | no_follow, 0o600)
+    with os.fdopen(lock_fd, "r+") as lock:  # one launch per person at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _answers(path):
             return 0
@@ -136,10 +159,16 @@ def launch(
             path.unlink()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(path))
-        os.chown(path, service_uid, 0)
+        # The folder is root's and no one else can write to it, so nobody can swap
+        # the socket for a link between bind and here; no-follow all the same.
+        os.chown(path, service_uid, 0, follow_symlinks=False)
         os.chmod(path, 0o600)
         listener.listen(64)
-        log_fd = os.open(logs / f"{name}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        log_fd = os.open(
+            logs / f"{name}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | no_follow, 0o640
+        )
+        if not stat.S_ISREG(os.fstat(log_fd).st_mode):
+            raise LaunchRefused(f"The agent log of {name} is not a plain file.", "unsafe-log")
         pid = os.fork()
         if pid:
             listener.close()
@@ -178,6 +207,7 @@ def _become_agent(
         listener.set_inheritable(True)
         argv = [
             sys.executable,
+            "-I",  # isolated: no current folder, PYTHON* variables or user site on the path
             "-m",
             "managers.agent.boot",
             entry.pw_name,

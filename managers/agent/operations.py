@@ -20,6 +20,8 @@ class Operation:
     run: Callable[..., Any]
     heavy: bool = False
     returns_fd: bool = False
+    # Offered to other login nodes through the TLS gateway.
+    remote: bool = True
 
 
 def _sleep(seconds: float) -> dict[str, Any]:
@@ -36,5 +38,8 @@ OPERATIONS: dict[str, Operation] = {
     "files.copy": Operation(files.copy, heavy=True),
     "jobs.submit": Operation(execution.submit),
     "jobs.cancel": Operation(execution.cancel),
-    "agent.sleep": Operation(_sleep, heavy=True),
+    # Exists for the tests of the per-person cap; not a verb, not offered remotely.
+    "agent.sleep": Operation(_sleep, heavy=True, remote=False),
 }
+
+REMOTE_OPERATIONS = frozenset(name for name, op in OPERATIONS.items() if op.remote)

@@ -8,6 +8,7 @@ The agent exits by itself after ``idle_seconds`` without a request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -22,6 +23,7 @@ from managers.agent.operations import OPERATIONS
 from managers.errors import OperationError
 
 _CRED = struct.Struct("3i")
+CLOSING: dict[str, Any] = {"ok": False, "kind": "closing", "message": "The agent is exiting."}
 
 
 def peer_uid(conn: socket.socket) -> int:
@@ -48,6 +50,7 @@ class AgentServer:
         self.heavy_limit = heavy_limit
         self.last_activity = time.monotonic()
         self.busy = 0
+        self.closing = False
         self.lock = threading.Lock()
 
     def serve_forever(self) -> None:
@@ -58,9 +61,11 @@ class AgentServer:
                 conn, _ = self.listener.accept()
             except TimeoutError:
                 with self.lock:
-                    idle = self.busy == 0 and time.monotonic() - self.last_activity
-                if idle and idle > self.idle_seconds:
+                    idle = time.monotonic() - self.last_activity
+                    self.closing = self.busy == 0 and idle > self.idle_seconds
+                if self.closing:
                     log("agent.idle_exit", idle_seconds=round(idle, 1))
+                    time.sleep(0.2)  # let handlers tell late requests we are closing
                     return
                 continue
             uid = peer_uid(conn)
@@ -78,7 +83,15 @@ class AgentServer:
                 except (protocol.ProtocolError, OSError):
                     return
                 with self.lock:
-                    self.busy += 1
+                    closing = self.closing
+                    if not closing:
+                        self.busy += 1
+                if closing:
+                    # Decided to exit before this arrived: say so, do nothing; the
+                    # portal then asks a fresh agent (nothing was done twice).
+                    with contextlib.suppress(OSError):
+                        protocol.send(conn, CLOSING)
+                    return
                 try:
                     reply, fds = self.answer(request)
                 finally:
@@ -112,6 +125,9 @@ class AgentServer:
             return {"ok": False, "kind": error.kind, "message": error.message}, []
         except TypeError as error:
             return {"ok": False, "kind": "invalid", "message": f"Bad arguments: {error}"}, []
+        except Exception as error:  # a bug or MemoryError: answer, and keep serving
+            log("agent.operation_failed", op=name, error=repr(error))
+            return {"ok": False, "kind": "internal", "message": "Something went wrong."}, []
         finally:
             if operation.heavy:
                 self.heavy.release()

@@ -34,6 +34,7 @@ def _explain(error: OSError, path: str) -> OperationError:
         "EDQUOT": "Your disk quota is full; nothing was written to",
         "ENAMETOOLONG": "The name is too long:",
         "ELOOP": "Too many symbolic links lead to",
+        "EEXIST": "Something with that name already exists:",
     }
     name = errno.errorcode.get(error.errno or 0, "EIO")
     return OperationError(f"{words.get(name, 'Could not use')} {path}", kind=name)
@@ -95,13 +96,18 @@ def list_folder(path: str, offset: int = 0, limit: int = 1000) -> dict[str, Any]
 
 def open_for_reading(path: str) -> int:
     """An open descriptor, checked by the kernel as this user; the caller owns it."""
+    # Non-blocking open so a named pipe cannot hang the agent; only plain files pass.
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK)
     except OSError as error:
         raise _explain(error, path) from error
-    if stat.S_ISDIR(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
-        raise OperationError(f"This is a folder, not a file: {path}", kind="EISDIR")
+        if stat.S_ISDIR(mode):
+            raise OperationError(f"This is a folder, not a file: {path}", kind="EISDIR")
+        raise OperationError(f"This is not a plain file: {path}", kind="ENOTREG")
+    os.set_blocking(fd, True)
     return fd
 
 

@@ -218,3 +218,51 @@ def test_the_launcher_socket_is_root_owned_and_private(agents: AgentClient, runt
     assert info.st_uid == 0 and stat.S_IMODE(info.st_mode) == 0o600
     assert runtime.stat().st_uid == 0
     assert socket  # the module is used by the probe above
+
+
+def test_the_launcher_refuses_folders_others_could_change(tmp_path: Path) -> None:
+    onestop = str(Path(os.sys.executable).with_name("onestop"))  # type: ignore[attr-defined]
+    shared = Path("/run/onestop-test") / f"open-{os.getpid()}"
+    shared.mkdir(parents=True, exist_ok=True)
+    shared.chmod(0o777)  # anyone could plant links here
+    try:
+        env = {**os.environ, "ONESTOP_AGENTS__RUNTIME_DIR": str(shared / "agents")}
+        done = subprocess.run(
+            [onestop, "agent-launch", "alice"], capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 2 and "writable by root alone" in done.stderr
+    finally:
+        import shutil
+
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_root_never_runs_code_from_the_callers_folder(
+    agents: AgentClient, runtime: Path, tmp_path: Path
+) -> None:
+    shadow = tmp_path / "managers" / "agent"
+    shadow.mkdir(parents=True)
+    marker = tmp_path / "shadow-ran"
+    (tmp_path / "managers" / "__init__.py").write_text("")
+    (shadow / "__init__.py").write_text("")
+    (shadow / "boot.py").write_text(f"open({str(marker)!r}, 'w').write('root ran me')\n")
+    onestop = str(Path(os.sys.executable).with_name("onestop"))  # type: ignore[attr-defined]
+    done = subprocess.run(
+        [onestop, "agent-launch", "carol"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: bool(agent_pids("carol", runtime)))
+    assert not marker.exists()
+
+
+async def test_a_named_pipe_is_refused_not_waited_on(agents: AgentClient) -> None:
+    fifo = ALICE_HOME / "a-pipe"
+    fifo.unlink(missing_ok=True)
+    os.mkfifo(fifo)
+    os.chown(fifo, 2001, 2001)
+    try:
+        with pytest.raises(OperationError) as refused:
+            await asyncio.wait_for(agents.call("alice", "files.read", {"path": str(fifo)}), 10)
+        assert refused.value.kind == "ENOTREG"
+    finally:
+        fifo.unlink()

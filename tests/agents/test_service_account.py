@@ -28,7 +28,7 @@ os.setgroups([])
 os.setgid(account.pw_gid)
 os.setuid(account.pw_uid)
 async def main():
-    client = AgentClient("/run/onestop/agents")
+    client = AgentClient("/run/onestop-agents")
     try:
         result, _ = await client.call("alice", "files.stat", {"path": "/home/alice"})
         print(json.dumps({"ok": True, "uid": os.getuid(), "result": result}))
@@ -53,7 +53,7 @@ def run_portal_side() -> dict[str, object]:
 
 
 def stop_alices_agent() -> None:
-    socket_path = "/run/onestop/agents/alice.sock"
+    socket_path = "/run/onestop-agents/alice.sock"
     subprocess.run(["fuser", "-k", "-9", socket_path], capture_output=True, check=False)
     Path(socket_path).unlink(missing_ok=True)
 
@@ -81,7 +81,7 @@ def test_with_the_sudo_rule_the_service_account_starts_agents(fresh: None) -> No
     answer = run_portal_side()
     assert answer["ok"] is True, answer
     assert answer["uid"] == pwd.getpwnam("onestop").pw_uid
-    info = os.stat("/run/onestop/agents/alice.sock")
+    info = os.stat("/run/onestop-agents/alice.sock")
     assert info.st_uid == pwd.getpwnam("onestop").pw_uid, "only the service account may connect"
     # The rule lets the service account start agents and nothing else.
     other = subprocess.run(
