@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from app.security.sessions import Identity
 
-# target(args, identity, services) -> the object's value, before canonicalisation
-Target = Callable[[Any, Identity, Any], Awaitable[str]]
+# target(args, identity, services) -> the object's value, before canonicalisation, or
+# (domain, value) when the object belongs to a project (a job's Slurm account)
+Target = Callable[[Any, Identity, Any], Awaitable[str | tuple[str, str]]]
 # local(args, identity, services) -> the result model
 Local = Callable[[Any, Identity, Any], Awaitable[BaseModel]]
 

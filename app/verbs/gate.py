@@ -58,13 +58,15 @@ class VerbGate:
             raise VerbInvalid(_explain(error), "invalid") from error
         try:
             args = _canonical_paths(verb, args)
-            obj = canonical_object(verb.kind, await verb.target(args, identity, self.services))
+            located = await verb.target(args, identity, self.services)
+            domain, value = located if isinstance(located, tuple) else (verb.domain, located)
+            obj = canonical_object(verb.kind, value)
         except PolicyInputError as error:
             await self._audit(identity, verb, "", "invalid", 0.0, reason=str(error))
             raise VerbInvalid(str(error), "invalid-object") from error
         try:
             allowed = await self.services.policy.enforce(
-                identity.unix_name, verb.domain, obj, verb.action
+                identity.unix_name, domain, obj, verb.action
             )
         except PolicyInputError as error:
             await self._audit(identity, verb, obj, "invalid", 0.0, reason=str(error))
@@ -73,7 +75,7 @@ class VerbGate:
             for field in verb.reads:  # e.g. the source of a copy: it is read, not written
                 source = canonical_object(verb.kind, getattr(args, field))
                 if not await self.services.policy.enforce(
-                    identity.unix_name, verb.domain, source, "read"
+                    identity.unix_name, domain, source, "read"
                 ):
                     obj, allowed = f"{obj} from {source}", False
         if not allowed:
@@ -113,10 +115,10 @@ class VerbGate:
         verb = CATALOG[name]
         try:
             args = verb.args.model_validate(arguments)
-            obj = canonical_object(verb.kind, await verb.target(args, identity, self.services))
-            return await self.services.policy.enforce(
-                identity.unix_name, verb.domain, obj, verb.action
-            )
+            located = await verb.target(args, identity, self.services)
+            domain, value = located if isinstance(located, tuple) else (verb.domain, located)
+            obj = canonical_object(verb.kind, value)
+            return await self.services.policy.enforce(identity.unix_name, domain, obj, verb.action)
         except (ValidationError, PolicyInputError):
             return False
 

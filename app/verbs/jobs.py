@@ -38,14 +38,18 @@ async def new_job(args: Any, identity: Identity, services: Any) -> str:
     return f"{identity.unix_name}/new"
 
 
-async def existing_job(args: Any, identity: Identity, services: Any) -> str:
-    """Name the job by its real owner, so policy decides on facts, not on the asker."""
+async def existing_job(args: Any, identity: Identity, services: Any) -> tuple[str, str]:
+    """Name the job by its real owner, in its project's domain (its Slurm account),
+    so policy decides on facts, not on the asker."""
     try:
-        owner = await services.scheduler.job_owner(args.job_id)
+        found = await services.scheduler.job_ownership(args.job_id)
     except SchedulerError:
-        owner = None
-    # Capitals cannot start a Unix name here, so no person matches an unknown owner.
-    return f"{owner or 'Nobody-Known'}/{args.job_id}"
+        found = None
+    if found is None:
+        # Capitals cannot start a Unix name here, so no person matches an unknown owner.
+        return "*", f"Nobody-Known/{args.job_id}"
+    owner, account = found
+    return account or "*", f"{owner}/{args.job_id}"
 
 
 register(

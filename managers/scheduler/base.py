@@ -20,8 +20,8 @@ class SchedulerAdapter(ABC):
         """
 
     @abstractmethod
-    async def job_owner(self, job_id: str) -> str | None:
-        """Who owns the job (queued, running or finished), or None if no one knows it.
+    async def job_ownership(self, job_id: str) -> tuple[str, str] | None:
+        """(owner, account) of the job, queued, running or finished; None if unknown.
 
         Raises SchedulerError when the scheduler does not answer.
         """

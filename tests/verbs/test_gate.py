@@ -190,3 +190,41 @@ async def test_a_folder_is_never_copied_into_itself(harness: Harness) -> None:
             destination="/home/alice/inside",
         )
     assert not Path("/home/alice/inside").exists()
+
+
+async def test_a_project_admin_acts_on_their_projects_jobs_only(harness: Harness) -> None:
+    policy = harness.gate.services.policy
+    await policy.grant("bob", "project-admin", "chem")
+    job = subprocess.run(
+        [
+            "runuser",
+            "-u",
+            "alice",
+            "--",
+            "sbatch",
+            "--parsable",
+            "--account=chem",
+            "--wrap",
+            "sleep 60",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    try:
+        # carol is a plain user: alice's job is not hers, and the message names no one.
+        with pytest.raises(VerbDenied) as refused:
+            await harness.gate.call(harness.person("carol"), "jobs.cancel", job_id=job)
+        assert "alice" not in refused.value.message
+        # bob administers chem: policy lets him through (Slurm itself then decides,
+        # which needs him to be a coordinator of the chem account).
+        try:
+            await harness.gate.call(harness.person("bob"), "jobs.cancel", job_id=job)
+        except VerbFailed:
+            pass
+        audited = await harness.audit("jobs.cancel")
+        assert ("bob", f"job:alice/{job}", "denied") not in audited
+        assert ("carol", f"job:alice/{job}", "denied") in audited
+    finally:
+        subprocess.run(["scancel", job], check=False)
+        await policy.revoke("bob", "project-admin", "chem")

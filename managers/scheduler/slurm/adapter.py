@@ -61,8 +61,9 @@ class SlurmAdapter(SchedulerAdapter):
                 "The scheduler answered in a form the portal cannot read.", repr(error)
             ) from error
 
-    async def job_owner(self, job_id: str) -> str | None:
-        """The Unix name that owns a job (queued, running or finished), or None."""
+    async def job_ownership(self, job_id: str) -> tuple[str, str] | None:
+        """Who owns a job and under which account (queued, running or finished), or
+        None if the scheduler does not know it."""
         base = job_id.split("_", 1)[0]
         if not base.isdigit():
             return None
@@ -70,13 +71,22 @@ class SlurmAdapter(SchedulerAdapter):
             queue = await self._json(["squeue", "--json", "--jobs", base])
             for raw in queue.get("jobs", []):
                 if raw.get("user_name"):
-                    return str(raw["user_name"])
+                    return str(raw["user_name"]), str(raw.get("account") or "")
         except SchedulerError:
             pass  # squeue refuses job ids it no longer knows; accounting still does
         output = await run(
             self.bin_dir,
-            ["sacct", "--noheader", "--allocations", "--parsable2", "--format=User", "-j", base],
+            [
+                "sacct",
+                "--noheader",
+                "--allocations",
+                "--parsable2",
+                "--format=User,Account",
+                "-j",
+                base,
+            ],
             self.timeout,
         )
-        owner = output.strip().splitlines()[0] if output.strip() else ""
-        return owner or None
+        first = output.strip().splitlines()[0] if output.strip() else ""
+        user, _, account = first.partition("|")
+        return (user, account) if user else None
