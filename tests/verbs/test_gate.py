@@ -36,6 +36,16 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
 PEOPLE = {"user": "alice", "staff": "carol", "admin": "erin"}
 
 
+def submit_as(user: str, *options: str) -> str:
+    """A job submitted by ``user`` straight to Slurm, outside the portal."""
+    return subprocess.run(
+        ["runuser", "-u", user, "--", "sbatch", "--parsable", *options],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def test_every_verb_is_covered() -> None:
     assert set(CATALOG) == set(SAMPLES), "add the new verb (and its policy) to SAMPLES"
 
@@ -48,12 +58,7 @@ def fill(args: dict[str, Any], who: str, job: str, n: int) -> dict[str, Any]:
 
 
 async def test_the_catalog_walk(harness: Harness) -> None:
-    job = subprocess.run(
-        ["runuser", "-u", "alice", "--", "sbatch", "--parsable", "--wrap", "sleep 60"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    job = submit_as("alice", "--wrap", "sleep 60")
     sample = "/home/alice/gate-sample.txt"
     with open(sample, "w") as handle:
         handle.write("sample")
@@ -89,12 +94,7 @@ async def test_the_catalog_walk(harness: Harness) -> None:
 
 
 async def test_a_user_may_not_cancel_someone_elses_job(harness: Harness) -> None:
-    job = subprocess.run(
-        ["runuser", "-u", "alice", "--", "sbatch", "--parsable", "--wrap", "sleep 60"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    job = submit_as("alice", "--wrap", "sleep 60")
     try:
         with pytest.raises(VerbDenied):
             await harness.gate.call(harness.person("bob"), "jobs.cancel", job_id=job)
@@ -195,22 +195,7 @@ async def test_a_folder_is_never_copied_into_itself(harness: Harness) -> None:
 async def test_a_project_admin_acts_on_their_projects_jobs_only(harness: Harness) -> None:
     policy = harness.gate.services.policy
     await policy.grant("bob", "project-admin", "chem")
-    job = subprocess.run(
-        [
-            "runuser",
-            "-u",
-            "alice",
-            "--",
-            "sbatch",
-            "--parsable",
-            "--account=chem",
-            "--wrap",
-            "sleep 60",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    job = submit_as("alice", "--account=chem", "--wrap", "sleep 60")
     try:
         # carol is a plain user: alice's job is not hers, and the message names no one.
         with pytest.raises(VerbDenied) as refused:
