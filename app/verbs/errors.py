@@ -13,7 +13,17 @@ class VerbError(Exception):
 
 
 class VerbInvalid(VerbError):
-    """The request itself is wrong: unknown verb, bad arguments, an impossible path."""
+    """The request itself is wrong: unknown verb, bad arguments, an impossible path.
+
+    ``fields`` maps a form field to what is wrong with it, so a page can say it next
+    to the field.
+    """
+
+    def __init__(
+        self, message: str, kind: str = "invalid", fields: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, kind)
+        self.fields = fields or {}
 
 
 class VerbDenied(VerbError):

@@ -55,7 +55,7 @@ class VerbGate:
         try:
             args = verb.args.model_validate(arguments)
         except ValidationError as error:
-            raise VerbInvalid(_explain(error), "invalid") from error
+            raise VerbInvalid(_explain(error), "invalid", _field_errors(error)) from error
         try:
             args = _canonical_paths(verb, args)
             located = await verb.target(args, identity, self.services)
@@ -217,6 +217,15 @@ def _reply_model(result: type[BaseModel]) -> type[_Reply]:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+def _field_errors(error: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for problem in error.errors():
+        where = str(problem.get("loc", ("",))[0])
+        message = str(problem.get("msg", "is not valid")).removeprefix("Value error, ")
+        fields.setdefault(where, message)
+    return fields
 
 
 def _explain(error: ValidationError) -> str:

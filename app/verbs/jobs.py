@@ -1,28 +1,57 @@
 """Job verbs: submitted and cancelled as the person, through their agent, so
-Slurm's own munge credential says who did it."""
+Slurm's own munge credential says who did it.
+
+A submission is checked twice: field by field here (nothing can end a directive or
+start a command), then against the cluster as it is now (the partition exists and
+is open, the time fits its limit), so mistakes are explained next to the field
+before anything reaches Slurm.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
 from app.security.sessions import Identity
 from app.verbs.catalog import Verb, register
-from managers.scheduler import SchedulerError
+from app.verbs.errors import VerbInvalid
+from managers.scheduler import PartitionState, SchedulerError
+
+MAX_SCRIPT = 1024 * 1024
+FORBIDDEN_IN_NAME = re.compile(r"[\n\r\x00;$`#\\\"'<>|&]")
 
 
 class SubmitArgs(BaseModel):
-    script: str = Field(min_length=1, max_length=1024 * 1024)
+    script: str = Field(min_length=1, max_length=MAX_SCRIPT)
+    name: str = Field(default="", max_length=64)
     partition: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")
-    name: str = Field(default="", max_length=128, pattern=r"^[^\n\r\x00;$`]*$")
+    nodes: int = Field(default=1, ge=1, le=64)
+    ntasks: int = Field(default=1, ge=1, le=1024)
+    cpus_per_task: int = Field(default=1, ge=1, le=256)
+    memory_mb: int = Field(default=0, ge=0, le=4 * 1024 * 1024)
+    time_minutes: int = Field(default=10, ge=1, le=365 * 24 * 60)
     workdir: str = Field(default="", max_length=4096)
+    mail_on_end: str = Field(default="", max_length=254, pattern=r"^([^@\s]+@[^@\s]+)?$")
+    array: str = Field(default="", max_length=64, pattern=r"^([0-9]+([-:,][0-9]+)*(%[0-9]+)?)?$")
+    token: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if FORBIDDEN_IN_NAME.search(name):
+            raise ValueError("a job name may not contain line breaks, quotes or ; $ ` # & | < >")
+        return name.strip()
 
     @field_validator("script")
     @classmethod
-    def _starts_with_interpreter(cls, script: str) -> str:
-        if not script.startswith("#!"):
-            raise ValueError("a job script starts with a line like #!/bin/bash")
+    def _no_directives(cls, script: str) -> str:
+        for line in script.split("\n")[1:]:
+            if line.lstrip().upper().startswith("#SBATCH"):
+                raise ValueError("use the form's fields instead of #SBATCH lines")
+        if "\x00" in script:
+            raise ValueError("the script contains a NUL character")
         return script
 
 
@@ -32,9 +61,47 @@ class JobArgs(BaseModel):
 
 class Submitted(BaseModel):
     job_id: str
+    reused: bool = False
+
+
+def cluster_problems(args: SubmitArgs, snapshot: Any) -> dict[str, str]:
+    """What the cluster, as last read, says is wrong with this request."""
+    if snapshot is None:
+        return {}
+    partitions = {p.name: p for p in snapshot.partitions}
+    chosen = (
+        partitions.get(args.partition)
+        if args.partition
+        else next((p for p in snapshot.partitions if p.is_default), None)
+    )
+    problems: dict[str, str] = {}
+    if args.partition and chosen is None:
+        known = ", ".join(sorted(partitions)) or "none"
+        problems["partition"] = f"There is no partition {args.partition!r}. Choose one of: {known}."
+        return problems
+    if chosen is None:
+        return problems
+    if chosen.state is not PartitionState.UP:
+        problems["partition"] = f"The partition {chosen.name} is not taking jobs right now."
+    limit = chosen.max_time_minutes
+    if limit is not None and args.time_minutes > limit:
+        problems["time_minutes"] = (
+            f"The partition {chosen.name} allows at most {limit} minutes per job."
+        )
+    if args.nodes > len(chosen.nodes):
+        problems["nodes"] = f"The partition {chosen.name} has only {len(chosen.nodes)} nodes."
+    if chosen.total_cpus and args.ntasks * args.cpus_per_task > chosen.total_cpus:
+        problems["cpus_per_task"] = (
+            f"That asks for {args.ntasks * args.cpus_per_task} CPUs; the partition "
+            f"{chosen.name} has {chosen.total_cpus}."
+        )
+    return problems
 
 
 async def new_job(args: Any, identity: Identity, services: Any) -> str:
+    problems = cluster_problems(args, services.watcher.latest)
+    if problems:
+        raise VerbInvalid("Please check the highlighted fields.", "invalid", problems)
     return f"{identity.unix_name}/new"
 
 

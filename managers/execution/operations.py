@@ -5,10 +5,13 @@ Argument lists only, never a shell; the script goes to sbatch on standard input.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from typing import Any
 
 from managers.errors import OperationError
+from managers.execution.script import JobRequest, build
 from managers.scheduler.slurm.commands import clean_environment
 
 TIMEOUT = 30.0
@@ -33,19 +36,61 @@ def _run(argv: list[str], stdin: str | None = None) -> str:
     return done.stdout
 
 
-def submit(script: str, partition: str = "", name: str = "", workdir: str = "") -> dict[str, Any]:
-    argv = ["/usr/bin/sbatch", "--parsable"]
-    if partition:
-        argv.append(f"--partition={partition}")
-    if name:
-        argv.append(f"--job-name={name}")
-    if workdir:
-        argv.append(f"--chdir={workdir}")
-    output = _run(argv, stdin=script)
+def submit(script: str, token: str = "", **fields: Any) -> dict[str, Any]:
+    """Submit as this user; with a ``token``, at most once.
+
+    The token goes into the job's comment. A retried submission (the first answer
+    was lost) finds the job by its token instead of starting a second one.
+    """
+    comment = f"onestop:{token}" if token else ""
+    if token:
+        existing = _job_with_comment(comment)
+        if existing:
+            return {"job_id": existing, "reused": True}
+    allowed = {key: value for key, value in fields.items() if key in SUBMIT_FIELDS}
+    workdir = str(allowed.get("workdir") or "")
+    if workdir and not (os.path.isdir(workdir) and os.access(workdir, os.W_OK | os.X_OK)):
+        # Checked here, as the person: Slurm would only notice when the job starts.
+        raise OperationError(
+            f"You cannot run a job in {workdir}: it is not a folder you may write to.",
+            "EACCES",
+        )
+    text = build(JobRequest(script=script, comment=comment, **allowed))
+    output = _run(["/usr/bin/sbatch", "--parsable"], stdin=text)
     job_id = output.strip().split(";")[0]
     if not job_id.isdigit():
         raise OperationError("The scheduler answered in a form the portal cannot read.")
-    return {"job_id": job_id}
+    return {"job_id": job_id, "reused": False}
+
+
+SUBMIT_FIELDS = frozenset(
+    {
+        "name",
+        "partition",
+        "nodes",
+        "ntasks",
+        "cpus_per_task",
+        "memory_mb",
+        "time_minutes",
+        "workdir",
+        "mail_on_end",
+        "array",
+    }
+)
+
+
+def _job_with_comment(comment: str) -> str:
+    """This user's job carrying ``comment`` (queued, running or just finished, which
+    squeue keeps for MinJobAge), or ""."""
+    output = _run(["/usr/bin/squeue", "--me", "--states=all", "--json"])
+    try:
+        jobs = json.loads(output).get("jobs", [])
+    except ValueError as error:
+        raise OperationError("The scheduler answered in a form the portal cannot read.") from error
+    for job in jobs:
+        if job.get("comment") == comment:
+            return str(job.get("array_job_id") or job.get("job_id"))
+    return ""
 
 
 def cancel(job_id: str) -> dict[str, Any]:

@@ -1,0 +1,73 @@
+"""jobs.submit through the real gate and agent: clear refusals, nothing submitted,
+and a retried submission never starts a second job."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+
+import pytest
+
+from app.verbs import VerbFailed, VerbInvalid
+from tests.verbs.conftest import Harness
+
+SCRIPT = "#!/bin/bash\necho hello from $(hostname)\n"
+
+
+def alices_jobs() -> set[str]:
+    out = subprocess.run(
+        ["squeue", "--noheader", "--user=alice", "--states=all", "--format=%i"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"partition": "nosuch"}, "partition", "There is no partition"),
+        ({"partition": "debug", "time_minutes": 600}, "time_minutes", "at most 60 minutes"),
+        ({"cpus_per_task": 0}, "cpus_per_task", "greater than or equal to 1"),
+        ({"script": "#!/bin/bash\n" + "x" * (2 * 1024 * 1024)}, "script", "at most"),
+        ({"name": "x\n#SBATCH --uid=0"}, "name", "line breaks"),
+        ({"script": "#!/bin/bash\n#SBATCH --uid=0\ntrue"}, "script", "#SBATCH"),
+        ({"nodes": 5}, "nodes", "only 2 nodes"),
+    ],
+)
+async def test_bad_requests_are_explained_and_submit_nothing(
+    harness: Harness,
+    fields: dict[str, object],
+    field: str,
+    words: str,
+) -> None:
+    before = alices_jobs()
+    request = {"script": SCRIPT, **fields}
+    with pytest.raises(VerbInvalid) as refused:
+        await harness.gate.call(harness.person("alice"), "jobs.submit", **request)
+    assert words in refused.value.fields.get(field, ""), refused.value.fields
+    assert alices_jobs() == before
+
+
+async def test_a_folder_out_of_reach_is_refused(harness: Harness) -> None:
+    before = alices_jobs()
+    with pytest.raises(VerbFailed, match="not a folder you may write to"):
+        await harness.gate.call(
+            harness.person("alice"), "jobs.submit", script=SCRIPT, workdir="/home/bob"
+        )
+    assert alices_jobs() == before
+
+
+async def test_a_retried_submission_starts_one_job(harness: Harness) -> None:
+    token = uuid.uuid4().hex
+    first = await harness.gate.call(
+        harness.person("alice"), "jobs.submit", script="#!/bin/bash\nsleep 30\n", token=token
+    )
+    try:
+        again = await harness.gate.call(
+            harness.person("alice"), "jobs.submit", script="#!/bin/bash\nsleep 30\n", token=token
+        )
+        assert again.job_id == first.job_id and again.reused and not first.reused
+    finally:
+        subprocess.run(["scancel", first.job_id], check=False)
