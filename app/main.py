@@ -41,6 +41,7 @@ from managers.agent.remote import RemoteAgentClient
 from managers.agent.tls import client_context
 from managers.cluster_watcher import ClusterWatcher
 from managers.scheduler.slurm import SlurmAdapter
+from wrappers import jobs as jobs_tool
 
 log = get_logger("onestop.app")
 
@@ -165,6 +166,7 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/ws", live),
         *auth_routes.routes,
         *admin_sessions.routes,
+        *jobs_tool.routes,
     ]
     middleware = [
         Middleware(SecurityHeadersMiddleware, settings=settings),

@@ -105,8 +105,9 @@ def cluster_event(snapshot: ClusterSnapshot) -> dict[str, Any]:
 
 
 def jobs_event(snapshot: ClusterSnapshot, user: str) -> dict[str, Any]:
-    """The event only ``user`` receives: their waiting and running jobs."""
-    jobs = [job.model_dump(mode="json") for job in snapshot.active_jobs_of(user)]
+    """The event only ``user`` receives: their jobs in the queue, and those that
+    finished in the last few minutes (so a page sees the final state arrive)."""
+    jobs = [job.model_dump(mode="json") for job in snapshot.jobs_of(user)]
     return {"kind": "jobs", "user": user, "jobs": jobs}
 
 
@@ -115,4 +116,4 @@ def _users(snapshot: ClusterSnapshot | None) -> set[str]:
 
 
 def _job_view(snapshot: ClusterSnapshot | None, user: str) -> list[Job]:
-    return snapshot.active_jobs_of(user) if snapshot else []
+    return snapshot.jobs_of(user) if snapshot else []

@@ -13,11 +13,16 @@ from starlette.templating import Jinja2Templates
 from app.security.sessions import Identity
 from managers.cluster_watcher import cluster_event, jobs_event
 from managers.scheduler import ClusterSnapshot
-from managers.scheduler.models import Job
+from managers.scheduler.models import ACTIVE_JOB_STATES, Job
 
 
-def render_event(templates: Jinja2Templates, viewer: Identity, event: dict[str, Any]) -> str | None:
-    """The out-of-band swap for ``event``, or None when it is not for this viewer."""
+def render_event(
+    templates: Jinja2Templates, viewer: Identity, event: dict[str, Any], csrf: str = ""
+) -> str | None:
+    """The out-of-band swap for ``event``, or None when it is not for this viewer.
+
+    ``csrf`` is the viewer's token, for the forms inside fragments (a cancel button).
+    """
     kind = event.get("kind")
     if kind == "cluster":
         snapshot = ClusterSnapshot.model_validate(event["snapshot"])
@@ -25,8 +30,20 @@ def render_event(templates: Jinja2Templates, viewer: Identity, event: dict[str, 
         return template.render(snapshot=snapshot, oob=True)
     if kind == "jobs" and event.get("user") == viewer.unix_name:
         jobs = [Job.model_validate(job) for job in event.get("jobs", [])]
-        template = templates.get_template("partials/my_jobs.html")
-        return template.render(jobs=jobs, oob=True)
+        active = [job for job in jobs if job.state in ACTIVE_JOB_STATES]
+        # One event updates every place a job is shown; htmx swaps the ones the
+        # viewer's page has (dashboard card, jobs list, a job's own page).
+        return "".join(
+            [
+                templates.get_template("partials/my_jobs.html").render(jobs=active, oob=True),
+                templates.get_template("jobs/_table.html").render(jobs=jobs, oob=True),
+                *(
+                    templates.get_template(name).render(job=job, oob=True, csrf=csrf)
+                    for job in jobs
+                    for name in ("jobs/_status.html", "jobs/_details.html")
+                ),
+            ]
+        )
     return None
 
 

@@ -43,6 +43,7 @@ async def live(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     bus: EventBus = websocket.app.state.bus
+    csrf = str(session_of(websocket.scope).data.get("csrf", ""))  # for forms in fragments
     templates = websocket.app.state.templates
 
     async def receive() -> None:
@@ -60,10 +61,10 @@ async def live(websocket: WebSocket) -> None:
             snapshot = view.snapshot
             if snapshot is not None:
                 for event in current_events(snapshot, identity.unix_name):
-                    if (fragment := render_event(templates, identity, event)) is not None:
+                    if (fragment := render_event(templates, identity, event, csrf)) is not None:
                         await websocket.send_text(fragment)
             async for event in events:
-                fragment = render_event(templates, identity, event)
+                fragment = render_event(templates, identity, event, csrf)
                 if fragment is not None:
                     await websocket.send_text(fragment)
 

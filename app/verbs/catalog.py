@@ -43,6 +43,9 @@ class Verb:
     # Argument fields naming further objects that are only read (a copy's source):
     # policy must allow "read" on each of them too.
     reads: tuple[str, ...] = ()
+    # Verbs that change the queue: the cluster is read again before the call returns,
+    # so the next page (and every live view) already shows the change.
+    refreshes_cluster: bool = False
 
     def __post_init__(self) -> None:
         if (self.op is None) == (self.local is None):

@@ -3,6 +3,7 @@ person's agent then does it as them, and the kernel has the last word."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -88,9 +89,19 @@ class Listing(BaseModel):
 
 
 class OpenFile(BaseModel):
-    """An open, read-only descriptor; the caller must close it."""
+    """An open, read-only descriptor; the caller must close it (or use ``tail``)."""
 
     fd: int
+
+    def tail(self, limit: int) -> tuple[str, bool]:
+        """The last ``limit`` bytes as text, whether there was more, and the file closed."""
+        try:
+            size = os.fstat(self.fd).st_size
+            os.lseek(self.fd, max(0, size - limit), os.SEEK_SET)
+            data = os.read(self.fd, limit)
+        finally:
+            os.close(self.fd)
+        return data.decode("utf-8", errors="replace"), size > limit
 
 
 async def the_path(args: Any, identity: Identity, services: Any) -> str:

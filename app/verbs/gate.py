@@ -105,6 +105,8 @@ class VerbGate:
                 "Something went wrong on our side; nothing was changed. Please try again.",
                 "internal",
             ) from error
+        if verb.refreshes_cluster:
+            await self.services.watcher.refresh()
         # Routine successes are batched; changes to who may do what are written at once.
         await self._audit(identity, verb, obj, "ok", _ms(started), urgent=verb.recent_sign_in)
         return result

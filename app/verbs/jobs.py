@@ -120,6 +120,24 @@ async def existing_job(args: Any, identity: Identity, services: Any) -> tuple[st
 
 
 register(
-    Verb("jobs.submit", SubmitArgs, Submitted, "job", "submit", new_job, op="jobs.submit"),
-    Verb("jobs.cancel", JobArgs, Submitted, "job", "cancel", existing_job, op="jobs.cancel"),
+    Verb(
+        "jobs.submit",
+        SubmitArgs,
+        Submitted,
+        "job",
+        "submit",
+        new_job,
+        op="jobs.submit",
+        refreshes_cluster=True,
+    ),
+    Verb(
+        "jobs.cancel",
+        JobArgs,
+        Submitted,
+        "job",
+        "cancel",
+        existing_job,
+        op="jobs.cancel",
+        refreshes_cluster=True,
+    ),
 )

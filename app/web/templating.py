@@ -29,6 +29,7 @@ def build_templates() -> Jinja2Templates:
         job_words=words.job_words,
         duration_words=words.duration_words,
         memory_words=words.memory_words,
+        reason_words=words.reason_words,
     )
     return Jinja2Templates(env=env)
 

@@ -75,3 +75,35 @@ def memory_words(megabytes: int) -> str:
     if megabytes >= 1024:
         return f"{megabytes / 1024:.1f} GB"
     return f"{megabytes} MB"
+
+
+REASON_WORDS = {
+    "None": "",
+    "Resources": "waiting for free nodes",
+    "Priority": "other jobs are ahead of yours",
+    "Dependency": "waiting for another job to finish first",
+    "DependencyNeverSatisfied": "it waits for a job that failed, so it will never start",
+    "BeginTime": "waiting for its chosen start time",
+    "JobHeldUser": "on hold (you held it)",
+    "JobHeldAdmin": "on hold by the HPC team",
+    "QOSMaxJobsPerUserLimit": "you have reached your running-job limit",
+    "QOSMaxSubmitJobPerUserLimit": "you have reached your limit of queued jobs",
+    "AssocGrpCpuLimit": "your project is using all the CPUs it may",
+    "AssocGrpJobsLimit": "your project has reached its running-job limit",
+    "AssocMaxJobsLimit": "you have reached your running-job limit",
+    "PartitionDown": "the partition is closed for now",
+    "PartitionInactive": "the partition is closed for now",
+    "PartitionNodeLimit": "it asks for more nodes than the partition allows",
+    "PartitionTimeLimit": "it asks for more time than the partition allows",
+    "ReqNodeNotAvail": "a node it needs is not available (maintenance?)",
+    "NodeDown": "a node it needs is down",
+    "Reservation": "waiting for its reservation to start",
+    "launch failed requeued held": "it failed to start and is on hold",
+}
+
+
+def reason_words(reason: str) -> str:
+    """Slurm's pending reason in plain words; unknown codes are shown as they are."""
+    if reason in REASON_WORDS:
+        return REASON_WORDS[reason]
+    return reason

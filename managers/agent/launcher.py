@@ -204,6 +204,13 @@ def _become_agent(
         os.dup2(log_fd, 2)
         os.close(devnull)
         os.close(log_fd)
+        # Only the listening socket may cross the exec: whatever else the caller
+        # left open (an event loop's socket pairs, say) would otherwise live on in
+        # the agent, and keep the caller waiting for an end of file that never comes.
+        keep = listener.fileno()
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        os.closerange(3, keep)
+        os.closerange(keep + 1, limit if limit != resource.RLIM_INFINITY else 65536)
         listener.set_inheritable(True)
         argv = [
             sys.executable,

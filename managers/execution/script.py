@@ -72,6 +72,11 @@ def directives(request: JobRequest) -> list[str]:
         options.append(("--array", request.array))
     if request.comment:
         options.append(("--comment", request.comment))
+    # Named explicitly so the portal knows where to find them (Slurm reports no path
+    # for its default); %A_%a keeps array tasks apart, %j is the job itself.
+    stem = "slurm-%A_%a" if request.array else "slurm-%j"
+    options.append(("--output", f"{stem}.out"))
+    options.append(("--error", f"{stem}.err"))
     return [f"#SBATCH {option}={_value(option, value)}" for option, value in options]
 
 

@@ -46,6 +46,11 @@ class Job(BaseModel):
     submitted_at: datetime | None = None
     started_at: datetime | None = None
     time_limit_minutes: int | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    workdir: str = ""
+    stdout: str = ""
+    stderr: str = ""
 
 
 class ClusterSnapshot(BaseModel):

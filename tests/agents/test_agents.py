@@ -266,3 +266,20 @@ async def test_a_named_pipe_is_refused_not_waited_on(agents: AgentClient) -> Non
         assert refused.value.kind == "ENOTREG"
     finally:
         fifo.unlink()
+
+
+def test_the_agent_keeps_nothing_of_its_launcher_open(runtime: Path) -> None:
+    """A caller waiting for the launcher's output must get its end of file."""
+    onestop = str(Path(os.sys.executable).with_name("onestop"))  # type: ignore[attr-defined]
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [onestop, "agent-launch", "carol"], pass_fds=(write_end,), stdout=subprocess.DEVNULL
+        )
+        os.close(write_end)
+        assert process.wait(30) == 0
+        wait_for(lambda: bool(agent_pids("carol", runtime)))
+        ready, _, _ = __import__("select").select([read_end], [], [], 5)
+        assert ready and os.read(read_end, 1) == b"", "the agent still holds the pipe"
+    finally:
+        os.close(read_end)

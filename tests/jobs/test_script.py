@@ -36,6 +36,8 @@ def test_fields_become_one_directive_each() -> None:
         ("--chdir", "/home/alice/project"),
         ("--array", "1-4%2"),
         ("--comment", "onestop:tok"),
+        ("--output", "slurm-%A_%a.out"),
+        ("--error", "slurm-%A_%a.err"),
     ]
     assert script.rstrip().endswith("echo hello")
 
@@ -56,4 +58,8 @@ def test_a_directive_in_the_body_is_refused_not_ignored() -> None:
 
 def test_a_body_without_interpreter_gets_bash() -> None:
     script = build(JobRequest(script="echo hi", name="x"))
-    assert script.split("\n")[:2] == ["#!/bin/bash", "#SBATCH --job-name=x"]
+    assert script.split("\n")[:3] == [
+        "#!/bin/bash",
+        "#SBATCH --job-name=x",
+        "#SBATCH --output=slurm-%j.out",
+    ]

@@ -34,6 +34,7 @@ ALLOWED = {
     "app/main.py": "builds the app: wires managers into the verb gate",
     "app/cli.py": "the command line: launcher, gateway, server",
     "app/verbs/gate.py": "the gate itself dispatches to agents and managers",
+    "app/verbs/files.py": "reads the descriptor an agent handed over (files.read)",
     "app/db.py": "creates the SQLite file's folder",
     "app/settings.py": "finds the configuration file",
     "app/policy/defaults.py": "reads the default policy shipped with the code",

@@ -116,6 +116,35 @@ def job_id(raw: dict[str, Any]) -> str:
     return str(number(raw.get("job_id")) or raw.get("job_id"))
 
 
+def exit_status(value: Any) -> int | None:
+    """The script's exit code: Slurm 22.05 gives the wait status (code << 8), newer
+    versions an object with ``return_code``."""
+    if isinstance(value, dict):
+        value = value.get("return_code", value.get("status"))
+    code = number(value)
+    if code is None:
+        return None
+    return code >> 8 if code > 255 else code
+
+
+def output_path(raw: dict[str, Any], key: str) -> str:
+    """Where the job writes, with Slurm's %j, %A, %a and %u filled in."""
+    path = str(raw.get(key) or "")
+    if not path:
+        return ""
+    if not path.startswith("/"):
+        path = f"{raw.get('current_working_directory') or ''}/{path}"
+    job = str(number(raw.get("job_id")) or "")
+    array_job = str(number(raw.get("array_job_id")) or job)
+    task = number(raw.get("array_task_id"))
+    return (
+        path.replace("%j", job)
+        .replace("%A", array_job)
+        .replace("%a", str(task) if task is not None else "")
+        .replace("%u", str(raw.get("user_name") or ""))
+    )
+
+
 def jobs(squeue: dict[str, Any]) -> list[Job]:
     result = []
     for raw in squeue.get("jobs", []):
@@ -134,6 +163,11 @@ def jobs(squeue: dict[str, Any]) -> list[Job]:
                 submitted_at=timestamp(raw.get("submit_time")),
                 started_at=timestamp(raw.get("start_time")),
                 time_limit_minutes=number(raw.get("time_limit")),
+                ended_at=timestamp(raw.get("end_time")),
+                exit_code=exit_status(raw.get("exit_code")),
+                workdir=str(raw.get("current_working_directory") or ""),
+                stdout=output_path(raw, "standard_output"),
+                stderr=output_path(raw, "standard_error"),
             )
         )
     return result

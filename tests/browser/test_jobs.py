@@ -1,0 +1,95 @@
+"""alice runs jobs from the browser: submit, follow live, read output, cancel."""
+
+from __future__ import annotations
+
+import subprocess
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import screenshot, sign_in
+from tests.conftest import Portal
+
+
+def submit_from_form(page: Page, portal: Portal, name: str, script: str) -> str:
+    page.goto(portal.url + "/jobs/new")
+    page.get_by_label("Job name").fill(name)
+    page.get_by_label("Time limit (minutes)").fill("5")
+    page.get_by_label("Script").fill(script)
+    page.get_by_role("button", name="Submit job").click()
+    expect(page.get_by_role("heading", name="Job ")).to_be_visible()
+    return page.url.rsplit("/", 1)[-1]
+
+
+def test_alice_submits_follows_and_reads_her_job(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "alice")
+    page.goto(portal.url + "/jobs/new")
+    screenshot(page, "jobs-new")
+    job_id = submit_from_form(
+        page, portal, "hello", '#!/bin/bash\necho "hello from $(hostname)"\nsleep 4\necho done\n'
+    )
+    status = page.locator(f"#job-status-{job_id}")
+    expect(status).to_have_attribute("data-state", "running", timeout=60_000)
+    expect(status).to_have_attribute("data-state", "completed", timeout=60_000)
+    expect(page.locator("pre[data-stream=stdout]")).to_contain_text("done", timeout=10_000)
+    expect(page.locator("pre[data-stream=stdout]")).to_contain_text("hello from")
+    screenshot(page, "job-completed")
+    page.get_by_role("link", name="Jobs").click()
+    expect(page.locator(f"#job-list tr[data-job='{job_id}']")).to_have_attribute(
+        "data-state", "completed"
+    )
+    screenshot(page, "jobs-list")
+
+
+def test_a_failing_job_shows_its_exit_code_and_errors(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "alice")
+    job_id = submit_from_form(
+        page, portal, "fails", "#!/bin/bash\necho 'something broke' >&2\nexit 3\n"
+    )
+    status = page.locator(f"#job-status-{job_id}")
+    expect(status).to_have_attribute("data-state", "failed", timeout=30_000)
+    expect(status).to_contain_text("exit code 3")
+    expect(page.locator("pre[data-stream=stderr]")).to_contain_text(
+        "something broke", timeout=10_000
+    )
+
+
+def test_alice_cancels_a_long_job(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "alice")
+    job_id = submit_from_form(page, portal, "long", "#!/bin/bash\nsleep 300\n")
+    try:
+        page.get_by_role("button", name="Cancel this job").click()
+        status = page.locator(f"#job-status-{job_id}")
+        expect(status).to_have_attribute("data-state", "cancelled", timeout=20_000)
+    finally:
+        subprocess.run(["scancel", job_id], check=False)
+
+
+def test_bad_fields_are_explained_next_to_them(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "alice")
+    page.goto(portal.url + "/jobs/new")
+    page.get_by_label("Time limit (minutes)").fill("600")
+    page.get_by_label("Job name").fill("bad;name")
+    page.get_by_role("button", name="Submit job").click()
+    expect(page.locator(".field-error")).to_contain_text(["may not contain"])
+    # What she typed is kept; she fixes the name and learns about the time limit.
+    expect(page.get_by_label("Time limit (minutes)")).to_have_value("600")
+    page.get_by_label("Job name").fill("good-name")
+    page.get_by_role("button", name="Submit job").click()
+    expect(page.get_by_text("allows at most 60 minutes")).to_be_visible()
+    screenshot(page, "jobs-new-errors")
+
+
+def test_bob_cannot_open_alices_job(page: Page, portal: Portal) -> None:
+    job = subprocess.run(
+        ["runuser", "-u", "alice", "--", "sbatch", "--parsable", "--wrap", "sleep 60"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    try:
+        sign_in(page, portal.url, "bob")
+        page.goto(f"{portal.url}/jobs/{job}")
+        expect(page.get_by_role("heading", name="No such job of yours")).to_be_visible()
+        assert "sleep 60" not in page.content()
+    finally:
+        subprocess.run(["scancel", job], check=False)

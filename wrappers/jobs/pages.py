@@ -1,0 +1,189 @@
+"""The jobs pages: the list, the submission form, a job's own page and its output."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from app.security.sessions import Identity, session_of
+from app.verbs import VerbError, VerbGate, VerbInvalid
+from app.web.templating import message_page, render
+
+TAIL_BYTES = 64 * 1024
+SAMPLE_SCRIPT = """#!/bin/bash
+# The commands of your job. This one says where it ran and waits a little.
+echo "Hello from $(hostname)"
+sleep 20
+echo "Done"
+"""
+FORM_DEFAULTS: dict[str, Any] = {
+    "name": "",
+    "partition": "",
+    "time_minutes": 10,
+    "nodes": 1,
+    "ntasks": 1,
+    "cpus_per_task": 1,
+    "memory_mb": 0,
+    "workdir": "",
+    "script": SAMPLE_SCRIPT,
+    "mail_on_end": "",
+    "array": "",
+}
+NUMBERS = ("time_minutes", "nodes", "ntasks", "cpus_per_task", "memory_mb")
+
+
+def _who(request: Request) -> Identity:
+    identity = session_of(request.scope).identity
+    assert identity is not None  # the sign-in guard runs first
+    return identity
+
+
+def _verbs(request: Request) -> VerbGate:
+    gate: VerbGate = request.app.state.verbs
+    return gate
+
+
+async def _my_jobs(request: Request) -> list[Any]:
+    view = await _verbs(request).call(_who(request), "cluster.snapshot")
+    return list(view.snapshot.jobs) if view.snapshot else []
+
+
+async def job_list(request: Request) -> Response:
+    return render(request, "jobs/list.html", {"active": "jobs", "jobs": await _my_jobs(request)})
+
+
+async def _form_page(
+    request: Request,
+    form: dict[str, Any],
+    fields: dict[str, str],
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    view = await _verbs(request).call(_who(request), "cluster.snapshot")
+    return render(
+        request,
+        "jobs/new.html",
+        {
+            "active": "jobs",
+            "form": form,
+            "fields": fields,
+            "error": error,
+            "partitions": view.snapshot.partitions if view.snapshot else [],
+            # One token per form shown: a double click or a retried request submits once.
+            "token": form.get("token") or secrets.token_urlsafe(16),
+        },
+        status_code=status,
+    )
+
+
+async def new_job_form(request: Request) -> Response:
+    return await _form_page(request, dict(FORM_DEFAULTS), {})
+
+
+async def submit(request: Request) -> Response:
+    posted = await request.form()
+    form = {key: str(posted.get(key, default)) for key, default in FORM_DEFAULTS.items()}
+    form["token"] = str(posted.get("token", ""))
+    fields: dict[str, str] = {}
+    arguments: dict[str, Any] = dict(form)
+    for key in NUMBERS:
+        try:
+            arguments[key] = int(form[key] or 0)
+        except ValueError:
+            fields[key] = "Please enter a whole number."
+    if fields:
+        return await _form_page(request, form, fields, "Please check the highlighted fields.", 400)
+    try:
+        submitted = await _verbs(request).call(_who(request), "jobs.submit", **arguments)
+    except VerbInvalid as error:
+        return await _form_page(request, form, error.fields, error.message, 400)
+    except VerbError as error:
+        return await _form_page(request, form, {}, error.message, error.status)
+    return RedirectResponse(f"/jobs/{submitted.job_id}", status_code=303)
+
+
+async def _job(request: Request) -> Any:
+    job_id = request.path_params["job_id"]
+    return next((job for job in await _my_jobs(request) if job.job_id == job_id), None)
+
+
+def _not_found(request: Request) -> Response:
+    return message_page(
+        request,
+        "No such job of yours",
+        "This job does not exist, finished more than a few minutes ago, or is not yours.",
+        status_code=404,
+        action_url="/jobs",
+        action_label="Back to your jobs",
+        tone="error",
+    )
+
+
+async def job_page(request: Request) -> Response:
+    job = await _job(request)
+    if job is None:
+        return _not_found(request)
+    output, errors = await _tails(request, job)
+    return render(
+        request,
+        "jobs/detail.html",
+        {"active": "jobs", "job": job, "output": output, "errors": errors},
+    )
+
+
+async def job_output(request: Request) -> Response:
+    job = await _job(request)
+    if job is None:
+        return HTMLResponse("", status_code=404)
+    output, errors = await _tails(request, job)
+    templates = request.app.state.templates
+    return HTMLResponse(
+        templates.get_template("jobs/_output.html").render(output=output, errors=errors)
+    )
+
+
+async def _tails(request: Request, job: Any) -> tuple[str | None, str]:
+    """The last part of the job's output and error files, read as their owner."""
+    return await _tail(request, job.stdout), await _tail(request, job.stderr) or ""
+
+
+async def _tail(request: Request, path: str) -> str | None:
+    if not path:
+        return None
+    try:
+        opened = await _verbs(request).call(_who(request), "files.read", path=path)
+    except VerbError:
+        return None
+    text, cut = opened.tail(TAIL_BYTES)
+    return f"…\n{text}" if cut else str(text)
+
+
+async def cancel(request: Request) -> Response:
+    job_id = request.path_params["job_id"]
+    try:
+        await _verbs(request).call(_who(request), "jobs.cancel", job_id=job_id)
+    except VerbError as error:
+        return message_page(
+            request,
+            "The job was not cancelled",
+            error.message,
+            status_code=error.status,
+            action_url=f"/jobs/{job_id}",
+            action_label="Back to the job",
+            tone="error",
+        )
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+
+routes = [
+    Route("/jobs", job_list, methods=["GET"]),
+    Route("/jobs/new", new_job_form, methods=["GET"]),
+    Route("/jobs/new", submit, methods=["POST"]),
+    Route("/jobs/{job_id:str}", job_page, methods=["GET"]),
+    Route("/jobs/{job_id:str}/output", job_output, methods=["GET"]),
+    Route("/jobs/{job_id:str}/cancel", cancel, methods=["POST"]),
+]
