@@ -140,4 +140,19 @@ register(
         op="jobs.cancel",
         refreshes_cluster=True,
     ),
+    # Holding and releasing count as cancelling in the policy: whoever may stop a job
+    # may also pause it.
+    *(
+        Verb(
+            f"jobs.{action}",
+            JobArgs,
+            Submitted,
+            "job",
+            "cancel",
+            existing_job,
+            op=f"jobs.{action}",
+            refreshes_cluster=True,
+        )
+        for action in ("hold", "release")
+    ),
 )

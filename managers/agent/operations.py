@@ -38,6 +38,8 @@ OPERATIONS: dict[str, Operation] = {
     "files.copy": Operation(files.copy, heavy=True),
     "jobs.submit": Operation(execution.submit),
     "jobs.cancel": Operation(execution.cancel),
+    "jobs.hold": Operation(execution.hold),
+    "jobs.release": Operation(execution.release),
     # Exists for the tests of the per-person cap; not a verb, not offered remotely.
     "agent.sleep": Operation(_sleep, heavy=True, remote=False),
 }

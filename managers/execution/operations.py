@@ -98,3 +98,21 @@ def cancel(job_id: str) -> dict[str, Any]:
         raise OperationError(f"{job_id!r} is not a job number.", "invalid")
     _run(["/usr/bin/scancel", job_id])
     return {"job_id": job_id}
+
+
+def hold(job_id: str) -> dict[str, Any]:
+    """Keep a waiting job from starting until it is released."""
+    _check_job_id(job_id)
+    _run(["/usr/bin/scontrol", "hold", job_id])
+    return {"job_id": job_id}
+
+
+def release(job_id: str) -> dict[str, Any]:
+    _check_job_id(job_id)
+    _run(["/usr/bin/scontrol", "release", job_id])
+    return {"job_id": job_id}
+
+
+def _check_job_id(job_id: str) -> None:
+    if not job_id.replace("_", "").isdigit():
+        raise OperationError(f"{job_id!r} is not a job number.", "invalid")

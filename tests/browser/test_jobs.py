@@ -81,7 +81,18 @@ def test_bad_fields_are_explained_next_to_them(page: Page, portal: Portal) -> No
 
 def test_bob_cannot_open_alices_job(page: Page, portal: Portal) -> None:
     job = subprocess.run(
-        ["runuser", "-u", "alice", "--", "sbatch", "--parsable", "--wrap", "sleep 60"],
+        [
+            "runuser",
+            "-u",
+            "alice",
+            "--",
+            "sbatch",
+            "--parsable",
+            "--chdir=/home/alice",
+            "--output=/dev/null",
+            "--wrap",
+            "sleep 60",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -91,5 +102,27 @@ def test_bob_cannot_open_alices_job(page: Page, portal: Portal) -> None:
         page.goto(f"{portal.url}/jobs/{job}")
         expect(page.get_by_role("heading", name="No such job of yours")).to_be_visible()
         assert "sleep 60" not in page.content()
+        # Nor can he cancel, hold or read it by sending the forms himself.
+        for action in ("cancel", "hold"):
+            status = page.evaluate(
+                """async ([url]) => {
+                    const token = document.querySelector('meta[name="csrf-token"]').content;
+                    const answer = await fetch(url, {method: "POST", headers: {"X-CSRF-Token": token}});
+                    return answer.status;
+                }""",
+                [f"{portal.url}/jobs/{job}/{action}"],
+            )
+            assert status == 403, (action, status)
+        output = page.evaluate(
+            "async ([url]) => (await fetch(url)).status", [f"{portal.url}/jobs/{job}/output"]
+        )
+        assert output == 404
+        state = subprocess.run(
+            ["squeue", "--noheader", "--format=%T", "--jobs", job],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert state in ("PENDING", "RUNNING"), state
     finally:
         subprocess.run(["scancel", job], check=False)

@@ -3,6 +3,7 @@ and a retried submission never starts a second job."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import uuid
 
@@ -71,3 +72,73 @@ async def test_a_retried_submission_starts_one_job(harness: Harness) -> None:
         assert again.job_id == first.job_id and again.reused and not first.reused
     finally:
         subprocess.run(["scancel", first.job_id], check=False)
+
+
+async def test_hold_and_release_a_waiting_job(harness: Harness) -> None:
+    job = subprocess.run(
+        [
+            "runuser",
+            "-u",
+            "alice",
+            "--",
+            "sbatch",
+            "--parsable",
+            "--begin=now+1hour",
+            "--wrap",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+    def reason() -> str:
+        return subprocess.run(
+            ["squeue", "--noheader", "--format=%r", "--jobs", job],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    try:
+        alice = harness.person("alice")
+        await harness.gate.call(alice, "jobs.hold", job_id=job)
+        assert reason() == "JobHeldUser"
+        with pytest.raises(VerbInvalid):
+            await harness.gate.call(alice, "jobs.hold", job_id="12; rm -rf /")
+        await harness.gate.call(alice, "jobs.release", job_id=job)
+        assert reason() != "JobHeldUser"
+    finally:
+        subprocess.run(["scancel", job], check=False)
+
+
+async def test_a_two_node_job_and_an_array(harness: Harness) -> None:
+    alice = harness.person("alice")
+    pair = await harness.gate.call(
+        alice, "jobs.submit", script="#!/bin/bash\nsrun hostname\n", nodes=2, ntasks=2
+    )
+    array = await harness.gate.call(alice, "jobs.submit", script="#!/bin/bash\ntrue\n", array="1-4")
+    try:
+        for _ in range(60):
+            done = subprocess.run(
+                [
+                    "sacct",
+                    "--noheader",
+                    "--allocations",
+                    "--parsable2",
+                    "--format=JobID,State,NodeList",
+                    "-j",
+                    f"{pair.job_id},{array.job_id}",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            if len(done) == 5 and all("|COMPLETED|" in line for line in done):
+                break
+            await asyncio.sleep(1)
+        assert any(line.startswith(f"{pair.job_id}|COMPLETED|node[1-2]") for line in done), done
+        tasks = [line for line in done if line.startswith(f"{array.job_id}_")]
+        assert len(tasks) == 4, done
+    finally:
+        subprocess.run(["scancel", pair.job_id, array.job_id], check=False)

@@ -26,6 +26,8 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "jobs.submit": ({"script": "#!/bin/bash\nsleep 20\n", "name": "gate"}, "user"),
     "jobs.cancel": ({"job_id": "{job}"}, "user"),
+    "jobs.hold": ({"job_id": "{job}"}, "user"),
+    "jobs.release": ({"job_id": "{job}"}, "user"),
     "cluster.snapshot": ({}, "user"),
     "sessions.list": ({}, "staff"),
     "sessions.revoke": ({"user": "nobody"}, "admin"),
@@ -39,7 +41,17 @@ PEOPLE = {"user": "alice", "staff": "carol", "admin": "erin"}
 def submit_as(user: str, *options: str) -> str:
     """A job submitted by ``user`` straight to Slurm, outside the portal."""
     return subprocess.run(
-        ["runuser", "-u", user, "--", "sbatch", "--parsable", *options],
+        [
+            "runuser",
+            "-u",
+            user,
+            "--",
+            "sbatch",
+            "--parsable",
+            f"--chdir=/home/{user}",
+            "--output=/dev/null",
+            *options,
+        ],
         capture_output=True,
         text=True,
         check=True,

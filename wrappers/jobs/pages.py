@@ -162,14 +162,21 @@ async def _tail(request: Request, path: str) -> str | None:
     return f"…\n{text}" if cut else str(text)
 
 
-async def cancel(request: Request) -> Response:
+ACTIONS = {"cancel": "jobs.cancel", "hold": "jobs.hold", "release": "jobs.release"}
+
+
+async def act(request: Request) -> Response:
+    """Cancel, hold or release, named by the last part of the address."""
     job_id = request.path_params["job_id"]
+    verb = ACTIONS.get(request.path_params["action"])
+    if verb is None:
+        return _not_found(request)
     try:
-        await _verbs(request).call(_who(request), "jobs.cancel", job_id=job_id)
+        await _verbs(request).call(_who(request), verb, job_id=job_id)
     except VerbError as error:
         return message_page(
             request,
-            "The job was not cancelled",
+            "That did not work",
             error.message,
             status_code=error.status,
             action_url=f"/jobs/{job_id}",
@@ -185,5 +192,5 @@ routes = [
     Route("/jobs/new", submit, methods=["POST"]),
     Route("/jobs/{job_id:str}", job_page, methods=["GET"]),
     Route("/jobs/{job_id:str}/output", job_output, methods=["GET"]),
-    Route("/jobs/{job_id:str}/cancel", cancel, methods=["POST"]),
+    Route("/jobs/{job_id:str}/{action:str}", act, methods=["POST"]),
 ]
