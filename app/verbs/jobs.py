@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from app.security.sessions import Identity
 from app.verbs.catalog import Verb, register
-from app.verbs.errors import VerbInvalid
-from managers.scheduler import PartitionState, SchedulerError
+from app.verbs.errors import VerbFailed, VerbInvalid, VerbUnavailable
+from managers.scheduler import Job, PartitionState, SchedulerError
 
 MAX_SCRIPT = 1024 * 1024
 FORBIDDEN_IN_NAME = re.compile(r"[\n\r\x00;$`#\\\"'<>|&]")
@@ -57,6 +57,10 @@ class SubmitArgs(BaseModel):
 
 class JobArgs(BaseModel):
     job_id: str = Field(pattern=r"^[0-9]+(_[0-9]+)?$")
+
+
+class JobView(BaseModel):
+    job: Job
 
 
 class Submitted(BaseModel):
@@ -119,7 +123,24 @@ async def existing_job(args: Any, identity: Identity, services: Any) -> tuple[st
     return account or "*", f"{owner}/{args.job_id}"
 
 
+async def show_job(args: Any, identity: Identity, services: Any) -> JobView:
+    """The job as the queue shows it now, or as accounting remembers it."""
+    snapshot = services.watcher.latest
+    if snapshot is not None:
+        for job in snapshot.jobs:
+            if job.job_id == args.job_id:
+                return JobView(job=job)
+    try:
+        job = await services.scheduler.job_record(args.job_id)
+    except SchedulerError as error:
+        raise VerbUnavailable(error.message, "scheduler") from error
+    if job is None:
+        raise VerbFailed("There is no such job.", "ENOENT")
+    return JobView(job=job)
+
+
 register(
+    Verb("jobs.show", JobArgs, JobView, "job", "read", existing_job, local=show_job),
     Verb(
         "jobs.submit",
         SubmitArgs,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from managers.scheduler.models import ClusterSnapshot
+from managers.scheduler.models import ClusterSnapshot, Job
 
 
 class SchedulerAdapter(ABC):
@@ -22,6 +22,13 @@ class SchedulerAdapter(ABC):
     @abstractmethod
     async def job_ownership(self, job_id: str) -> tuple[str, str] | None:
         """(owner, account) of the job, queued, running or finished; None if unknown.
+
+        Raises SchedulerError when the scheduler does not answer.
+        """
+
+    @abstractmethod
+    async def job_record(self, job_id: str) -> Job | None:
+        """The job as accounting remembers it, finished ones included; None if unknown.
 
         Raises SchedulerError when the scheduler does not answer.
         """

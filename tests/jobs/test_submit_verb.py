@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from app.verbs import VerbFailed, VerbInvalid
+from app.verbs import VerbDenied, VerbFailed, VerbInvalid
 from tests.verbs.conftest import Harness
 
 SCRIPT = "#!/bin/bash\necho hello from $(hostname)\n"
@@ -142,3 +142,31 @@ async def test_a_two_node_job_and_an_array(harness: Harness) -> None:
         assert len(tasks) == 4, done
     finally:
         subprocess.run(["scancel", pair.job_id, array.job_id], check=False)
+
+
+async def test_a_finished_job_is_remembered_by_accounting(harness: Harness) -> None:
+    alice = harness.person("alice")
+    failed = await harness.gate.call(alice, "jobs.submit", script="#!/bin/bash\nexit 3\n")
+    cancelled = await harness.gate.call(alice, "jobs.submit", script="#!/bin/bash\nsleep 60\n")
+    await harness.gate.call(alice, "jobs.cancel", job_id=cancelled.job_id)
+    harness.gate.services.watcher.latest = None  # as if squeue had long forgotten them
+    view = None
+    for _ in range(30):  # accounting learns of a job a moment after the queue does
+        try:
+            view = await harness.gate.call(alice, "jobs.show", job_id=failed.job_id)
+        except VerbFailed:
+            view = None
+        if view is not None and view.job.state.value == "failed" and view.job.workdir:
+            break
+        await asyncio.sleep(1)
+    assert view is not None
+    assert view.job.state.value == "failed" and view.job.exit_code == 3
+    assert view.job.stdout == f"/home/alice/slurm-{failed.job_id}.out"
+    for _ in range(10):
+        gone = await harness.gate.call(alice, "jobs.show", job_id=cancelled.job_id)
+        if gone.job.state.value == "cancelled":
+            break
+        await asyncio.sleep(1)
+    assert gone.job.state.value == "cancelled" and gone.job.reason.startswith("by ")
+    with pytest.raises(VerbDenied):
+        await harness.gate.call(harness.person("bob"), "jobs.show", job_id=failed.job_id)

@@ -27,6 +27,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "jobs.submit": ({"script": "#!/bin/bash\nsleep 20\n", "name": "gate"}, "user"),
     "jobs.cancel": ({"job_id": "{job}"}, "user"),
     "jobs.hold": ({"job_id": "{job}"}, "user"),
+    "jobs.show": ({"job_id": "{job}"}, "user"),
     "jobs.release": ({"job_id": "{job}"}, "user"),
     "cluster.snapshot": ({}, "user"),
     "sessions.list": ({}, "staff"),

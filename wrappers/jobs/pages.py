@@ -107,15 +107,22 @@ async def submit(request: Request) -> Response:
 
 
 async def _job(request: Request) -> Any:
-    job_id = request.path_params["job_id"]
-    return next((job for job in await _my_jobs(request) if job.job_id == job_id), None)
+    """The job if the viewer may see it (policy decides: its owner, and whoever the
+    site lets see a project's jobs), else None: not found and not allowed look alike."""
+    try:
+        view = await _verbs(request).call(
+            _who(request), "jobs.show", job_id=request.path_params["job_id"]
+        )
+    except VerbError:
+        return None
+    return view.job
 
 
 def _not_found(request: Request) -> Response:
     return message_page(
         request,
         "No such job of yours",
-        "This job does not exist, finished more than a few minutes ago, or is not yours.",
+        "This job does not exist, or it is not yours to see.",
         status_code=404,
         action_url="/jobs",
         action_label="Back to your jobs",

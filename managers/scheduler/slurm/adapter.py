@@ -12,7 +12,7 @@ from typing import Any
 
 from managers.scheduler.base import SchedulerAdapter
 from managers.scheduler.errors import SchedulerError
-from managers.scheduler.models import ClusterSnapshot
+from managers.scheduler.models import ClusterSnapshot, Job
 from managers.scheduler.slurm import parse
 from managers.scheduler.slurm.commands import run
 
@@ -90,3 +90,27 @@ class SlurmAdapter(SchedulerAdapter):
         first = output.strip().splitlines()[0] if output.strip() else ""
         user, _, account = first.partition("|")
         return (user, account) if user else None
+
+    async def job_record(self, job_id: str) -> Job | None:
+        """A job as accounting remembers it (any age), or None if it never existed."""
+        base = job_id.split("_", 1)[0]
+        if not base.replace("_", "").isdigit():
+            return None
+        output = await run(
+            self.bin_dir,
+            [
+                "sacct",
+                "--noheader",
+                "--allocations",
+                "--parsable2",
+                "--format=" + ",".join(parse.ACCOUNTING_FIELDS),
+                "-j",
+                job_id,
+            ],
+            self.timeout,
+        )
+        for line in output.splitlines():
+            job = parse.accounting_job(line)
+            if job is not None and job.job_id == job_id:
+                return job
+        return None

@@ -181,3 +181,67 @@ def snapshot(sinfo: dict[str, Any], squeue: dict[str, Any], scontrol: str) -> Cl
         nodes=node_list,
         jobs=jobs(squeue),
     )
+
+
+ACCOUNTING_FIELDS = (
+    "JobID",
+    "JobName",
+    "User",
+    "Account",
+    "Partition",
+    "State",
+    "ExitCode",
+    "NodeList",
+    "Submit",
+    "Start",
+    "End",
+    "Timelimit",
+    "WorkDir",
+    "AllocCPUS",
+)
+
+
+def _when(text: str) -> datetime | None:
+    if not text or text in ("Unknown", "None"):
+        return None
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def accounting_job(line: str) -> Job | None:
+    """One ``sacct --parsable2`` line (fields as ACCOUNTING_FIELDS) as a Job.
+
+    Slurm 22.05's ``sacct --json`` reports exit code 0 for failed jobs, so the
+    plain, long-stable parsable output is used instead.
+    """
+    values = line.split("|")
+    if len(values) != len(ACCOUNTING_FIELDS):
+        return None
+    row = dict(zip(ACCOUNTING_FIELDS, values, strict=True))
+    state_words = row["State"].split()
+    reason = " ".join(state_words[1:])  # "CANCELLED by 2001"
+    code = row["ExitCode"].split(":")[0]
+    job_id = row["JobID"]
+    workdir = row["WorkDir"]
+    stem = f"slurm-{job_id}"  # the portal names output so (slurm-%j, slurm-%A_%a)
+    return Job(
+        job_id=job_id,
+        name=row["JobName"],
+        user=row["User"],
+        account=row["Account"],
+        partition=row["Partition"],
+        state=job_state(state_words[:1]),
+        reason=reason,
+        nodes="" if row["NodeList"] in ("None assigned", "") else row["NodeList"],
+        cpus=int(row["AllocCPUS"] or 0),
+        submitted_at=_when(row["Submit"]),
+        started_at=_when(row["Start"]),
+        ended_at=_when(row["End"]),
+        time_limit_minutes=minutes(row["Timelimit"]),
+        exit_code=int(code) if code.isdigit() else None,
+        workdir=workdir,
+        stdout=f"{workdir}/{stem}.out" if workdir else "",
+        stderr=f"{workdir}/{stem}.err" if workdir else "",
+    )
