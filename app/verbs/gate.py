@@ -106,7 +106,7 @@ class VerbGate:
                 "internal",
             ) from error
         if verb.refreshes_cluster:
-            await self.services.watcher.refresh()
+            self.services.watcher.poke()  # every live view sees it within one reading
         # Routine successes are batched; changes to who may do what are written at once.
         await self._audit(identity, verb, obj, "ok", _ms(started), urgent=verb.recent_sign_in)
         return result

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
+import time
 from typing import Any
 
 from managers.errors import OperationError
@@ -44,7 +46,12 @@ def submit(script: str, token: str = "", **fields: Any) -> dict[str, Any]:
     """
     comment = f"onestop:{token}" if token else ""
     if token:
-        existing = _job_with_comment(comment)
+        with _SUBMITTED_LOCK:
+            known = _SUBMITTED.get(token)
+        # Every earlier use of a token issued after this agent started came through
+        # this agent, so its memory is the whole truth; an older token may have been
+        # used by an agent before it, so the queue is asked (slower, and rare).
+        existing = known or ("" if _issued_after_start(token) else _job_with_comment(comment))
         if existing:
             return {"job_id": existing, "reused": True}
     allowed = {key: value for key, value in fields.items() if key in SUBMIT_FIELDS}
@@ -60,7 +67,21 @@ def submit(script: str, token: str = "", **fields: Any) -> dict[str, Any]:
     job_id = output.strip().split(";")[0]
     if not job_id.isdigit():
         raise OperationError("The scheduler answered in a form the portal cannot read.")
+    if token:
+        with _SUBMITTED_LOCK:
+            _SUBMITTED[token] = job_id
     return {"job_id": job_id, "reused": False}
+
+
+_STARTED = time.time()
+_SUBMITTED: dict[str, str] = {}
+_SUBMITTED_LOCK = threading.Lock()
+
+
+def _issued_after_start(token: str) -> bool:
+    """Form tokens start with the second they were issued (``<unix time>-<random>``)."""
+    issued, _, _ = token.partition("-")
+    return issued.isdigit() and int(issued) >= _STARTED
 
 
 SUBMIT_FIELDS = frozenset(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -74,7 +75,8 @@ async def _form_page(
             "error": error,
             "partitions": view.snapshot.partitions if view.snapshot else [],
             # One token per form shown: a double click or a retried request submits once.
-            "token": form.get("token") or secrets.token_urlsafe(16),
+            # "<issued>-<random>": the agent can tell fresh tokens from old ones.
+            "token": form.get("token") or f"{int(time.time())}-{secrets.token_hex(12)}",
         },
         status_code=status,
     )

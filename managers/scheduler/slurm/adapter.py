@@ -12,7 +12,7 @@ from typing import Any
 
 from managers.scheduler.base import SchedulerAdapter
 from managers.scheduler.errors import SchedulerError
-from managers.scheduler.models import ClusterSnapshot, Job
+from managers.scheduler.models import ACTIVE_JOB_STATES, ClusterSnapshot, Job
 from managers.scheduler.slurm import parse
 from managers.scheduler.slurm.commands import run
 
@@ -92,10 +92,21 @@ class SlurmAdapter(SchedulerAdapter):
         return (user, account) if user else None
 
     async def job_record(self, job_id: str) -> Job | None:
-        """A job as accounting remembers it (any age), or None if it never existed."""
+        """A job as the queue shows it, or as accounting remembers it (any age), or
+        None if it never existed. The queue first: accounting learns of a new job a
+        moment later."""
         base = job_id.split("_", 1)[0]
         if not base.replace("_", "").isdigit():
             return None
+        queued: Job | None = None
+        try:
+            for job in parse.jobs(await self._json(["squeue", "--json", "--jobs", base])):
+                if job.job_id == job_id:
+                    queued = job
+        except SchedulerError:
+            pass  # squeue refuses ids it no longer knows
+        if queued is not None and queued.state in ACTIVE_JOB_STATES:
+            return queued  # still in the queue: the queue knows best
         output = await run(
             self.bin_dir,
             [
@@ -110,7 +121,7 @@ class SlurmAdapter(SchedulerAdapter):
             self.timeout,
         )
         for line in output.splitlines():
-            job = parse.accounting_job(line)
-            if job is not None and job.job_id == job_id:
-                return job
-        return None
+            remembered = parse.accounting_job(line)
+            if remembered is not None and remembered.job_id == job_id:
+                return remembered  # finished: accounting knows the exit code and who
+        return queued
