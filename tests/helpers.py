@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from html import unescape
 from urllib.parse import urljoin
 
@@ -42,3 +43,23 @@ def sign_in(
 
 def new_client() -> httpx.Client:
     return httpx.Client(follow_redirects=False, timeout=20)
+
+
+def submit_as(user: str, *options: str) -> str:
+    """A job submitted by ``user`` straight to Slurm, outside the portal."""
+    return subprocess.run(
+        [
+            "runuser",
+            "-u",
+            user,
+            "--",
+            "sbatch",
+            "--parsable",
+            f"--chdir=/home/{user}",
+            "--output=/dev/null",
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()

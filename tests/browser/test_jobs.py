@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Portal
+from tests.helpers import submit_as
 
 
 def submit_from_form(page: Page, portal: Portal, name: str, script: str) -> str:
@@ -80,23 +81,7 @@ def test_bad_fields_are_explained_next_to_them(page: Page, portal: Portal) -> No
 
 
 def test_bob_cannot_open_alices_job(page: Page, portal: Portal) -> None:
-    job = subprocess.run(
-        [
-            "runuser",
-            "-u",
-            "alice",
-            "--",
-            "sbatch",
-            "--parsable",
-            "--chdir=/home/alice",
-            "--output=/dev/null",
-            "--wrap",
-            "sleep 60",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    job = submit_as("alice", "--wrap", "sleep 60")
     try:
         sign_in(page, portal.url, "bob")
         page.goto(f"{portal.url}/jobs/{job}")

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from app.verbs import VerbDenied, VerbFailed, VerbInvalid
+from tests.helpers import submit_as
 from tests.verbs.conftest import Harness
 
 SCRIPT = "#!/bin/bash\necho hello from $(hostname)\n"
@@ -75,22 +76,7 @@ async def test_a_retried_submission_starts_one_job(harness: Harness) -> None:
 
 
 async def test_hold_and_release_a_waiting_job(harness: Harness) -> None:
-    job = subprocess.run(
-        [
-            "runuser",
-            "-u",
-            "alice",
-            "--",
-            "sbatch",
-            "--parsable",
-            "--begin=now+1hour",
-            "--wrap",
-            "true",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    job = submit_as("alice", "--begin=now+1hour", "--wrap", "true")
 
     def reason() -> str:
         return subprocess.run(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from app.verbs import CATALOG, VerbDenied, VerbFailed, VerbInvalid
+from tests.helpers import submit_as
 from tests.verbs.conftest import Harness
 
 # For each verb: arguments that make sense, and the least role that may use it.
@@ -37,26 +38,6 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "policy.revoke": ({"subject": "nobody", "role": "staff"}, "admin"),
 }
 PEOPLE = {"user": "alice", "staff": "carol", "admin": "erin"}
-
-
-def submit_as(user: str, *options: str) -> str:
-    """A job submitted by ``user`` straight to Slurm, outside the portal."""
-    return subprocess.run(
-        [
-            "runuser",
-            "-u",
-            user,
-            "--",
-            "sbatch",
-            "--parsable",
-            f"--chdir=/home/{user}",
-            "--output=/dev/null",
-            *options,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
 
 
 def test_every_verb_is_covered() -> None:

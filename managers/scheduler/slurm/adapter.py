@@ -64,32 +64,8 @@ class SlurmAdapter(SchedulerAdapter):
     async def job_ownership(self, job_id: str) -> tuple[str, str] | None:
         """Who owns a job and under which account (queued, running or finished), or
         None if the scheduler does not know it."""
-        base = job_id.split("_", 1)[0]
-        if not base.isdigit():
-            return None
-        try:
-            queue = await self._json(["squeue", "--json", "--jobs", base])
-            for raw in queue.get("jobs", []):
-                if raw.get("user_name"):
-                    return str(raw["user_name"]), str(raw.get("account") or "")
-        except SchedulerError:
-            pass  # squeue refuses job ids it no longer knows; accounting still does
-        output = await run(
-            self.bin_dir,
-            [
-                "sacct",
-                "--noheader",
-                "--allocations",
-                "--parsable2",
-                "--format=User,Account",
-                "-j",
-                base,
-            ],
-            self.timeout,
-        )
-        first = output.strip().splitlines()[0] if output.strip() else ""
-        user, _, account = first.partition("|")
-        return (user, account) if user else None
+        job = await self.job_record(job_id)
+        return (job.user, job.account) if job is not None and job.user else None
 
     async def job_record(self, job_id: str) -> Job | None:
         """A job as the queue shows it, or as accounting remembers it (any age), or
