@@ -14,6 +14,7 @@ from app.db import REPO_ROOT
 from app.security.csrf import csrf_token
 from app.security.sessions import SessionState
 from app.web import words
+from app.web.job_rows import job_rows
 
 
 def build_templates() -> Jinja2Templates:
@@ -30,6 +31,7 @@ def build_templates() -> Jinja2Templates:
         duration_words=words.duration_words,
         memory_words=words.memory_words,
         reason_words=words.reason_words,
+        job_rows=job_rows,
     )
     return Jinja2Templates(env=env)
 
