@@ -19,14 +19,21 @@ from managers.scheduler.slurm.commands import clean_environment
 TIMEOUT = 30.0
 
 
-def _run(argv: list[str], stdin: str | None = None) -> str:
+def run_slurm(
+    argv: list[str],
+    stdin: str | None = None,
+    limit_seconds: float = TIMEOUT,
+    refused: str = "The scheduler refused",
+) -> str:
+    """Run one Slurm command as this user (argument list, clean environment) and
+    return its output; a failure becomes an OperationError in plain words."""
     try:
         done = subprocess.run(
             argv,
             input=stdin,
             capture_output=True,
             text=True,
-            timeout=TIMEOUT,
+            timeout=limit_seconds,
             env=clean_environment(),
             check=False,
         )
@@ -34,8 +41,18 @@ def _run(argv: list[str], stdin: str | None = None) -> str:
         raise OperationError("The scheduler is not answering right now.", "unavailable") from error
     if done.returncode != 0:
         message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-        raise OperationError(f"The scheduler refused: {message.removeprefix('sbatch: error: ')}")
+        raise OperationError(f"{refused}: {message.removeprefix('sbatch: error: ')}")
     return done.stdout
+
+
+def run_as_job_step(argv: list[str], partition: str, name: str) -> None:
+    """Heavy work on a compute node instead of the login node: one task, waited for."""
+    command = ["/usr/bin/srun", f"--partition={partition}", "--ntasks=1", f"--job-name={name}"]
+    run_slurm(
+        [*command, "--quiet", "--", *argv],
+        limit_seconds=3600,
+        refused="The work on the cluster failed",
+    )
 
 
 def submit(script: str, token: str = "", **fields: Any) -> dict[str, Any]:
@@ -63,7 +80,7 @@ def submit(script: str, token: str = "", **fields: Any) -> dict[str, Any]:
             "EACCES",
         )
     text = build(JobRequest(script=script, comment=comment, **allowed))
-    output = _run(["/usr/bin/sbatch", "--parsable"], stdin=text)
+    output = run_slurm(["/usr/bin/sbatch", "--parsable"], stdin=text)
     job_id = output.strip().split(";")[0]
     if not job_id.isdigit():
         raise OperationError("The scheduler answered in a form the portal cannot read.")
@@ -103,7 +120,7 @@ SUBMIT_FIELDS = frozenset(
 def _job_with_comment(comment: str) -> str:
     """This user's job carrying ``comment`` (queued, running or just finished, which
     squeue keeps for MinJobAge), or ""."""
-    output = _run(["/usr/bin/squeue", "--me", "--states=all", "--json"])
+    output = run_slurm(["/usr/bin/squeue", "--me", "--states=all", "--json"])
     try:
         jobs = json.loads(output).get("jobs", [])
     except ValueError as error:
@@ -117,20 +134,20 @@ def _job_with_comment(comment: str) -> str:
 def cancel(job_id: str) -> dict[str, Any]:
     if not job_id.replace("_", "").isdigit():
         raise OperationError(f"{job_id!r} is not a job number.", "invalid")
-    _run(["/usr/bin/scancel", job_id])
+    run_slurm(["/usr/bin/scancel", job_id])
     return {"job_id": job_id}
 
 
 def hold(job_id: str) -> dict[str, Any]:
     """Keep a waiting job from starting until it is released."""
     _check_job_id(job_id)
-    _run(["/usr/bin/scontrol", "hold", job_id])
+    run_slurm(["/usr/bin/scontrol", "hold", job_id])
     return {"job_id": job_id}
 
 
 def release(job_id: str) -> dict[str, Any]:
     _check_job_id(job_id)
-    _run(["/usr/bin/scontrol", "release", job_id])
+    run_slurm(["/usr/bin/scontrol", "release", job_id])
     return {"job_id": job_id}
 
 

@@ -12,12 +12,11 @@ import errno
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 from typing import Any
 
 from managers.errors import OperationError
-from managers.scheduler.slurm.commands import clean_environment
+from managers.execution.operations import run_as_job_step
 
 MAX_WRITE = 8 * 1024 * 1024
 
@@ -157,7 +156,7 @@ def copy(path: str, destination: str, offload_partition: str = "") -> dict[str, 
     if (destination + "/").startswith(path.rstrip("/") + "/"):
         raise OperationError("A folder cannot be copied into itself.", "EINVAL")
     if offload_partition:
-        run_on_cluster(
+        run_as_job_step(
             ["cp", "-a", "--", path, destination], offload_partition, "onestop-files.copy"
         )
         return stat_path(destination)
@@ -169,22 +168,3 @@ def copy(path: str, destination: str, offload_partition: str = "") -> dict[str, 
     except OSError as error:
         raise _explain(error, path) from error
     return stat_path(destination)
-
-
-def run_on_cluster(argv: list[str], partition: str, name: str) -> None:
-    """Run one command as a Slurm job step and wait for it (argument list, no shell)."""
-    command = ["/usr/bin/srun", f"--partition={partition}", "--ntasks=1", f"--job-name={name}"]
-    try:
-        done = subprocess.run(
-            [*command, "--quiet", "--", *argv],
-            capture_output=True,
-            text=True,
-            timeout=3600,
-            env=clean_environment(),
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise OperationError("The cluster could not run this right now.", "unavailable") from error
-    if done.returncode != 0:
-        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-        raise OperationError(f"The copy on the cluster failed: {last}", "failed")
