@@ -98,3 +98,59 @@ class CasbinRule(SQLModel, table=True):
                 break
             fields.append(value)
         return ", ".join(fields)
+
+
+class JobTemplate(SQLModel, table=True):
+    """A saved job (resources and script) to start new ones from: the job composer.
+
+    ``scope`` says who may use it: ``personal`` (its owner), ``project`` (members of
+    ``project``, a Unix group) or ``site`` (everyone; only administrators write these).
+    The Casbin object is ``template:<scope>/<owner or project>/<id>``.
+    """
+
+    __tablename__ = "job_templates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(default="personal", max_length=16, index=True)
+    owner: str = Field(max_length=64, index=True)
+    project: str = Field(default="", max_length=64, index=True)
+    name: str = Field(max_length=128)
+    description: str = Field(default="", sa_type=Text)
+    # The submission form's fields other than the script, as JSON.
+    fields: str = Field(default="{}", sa_type=Text)
+    script: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Notification(SQLModel, table=True):
+    """Something a person should hear about (a job ended), kept until they see it, so
+    a tab closed at the moment it happened still shows it when reopened."""
+
+    __tablename__ = "notifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user: str = Field(max_length=64, index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    kind: str = Field(max_length=32)
+    # What it is about, e.g. "job:1234", so one event is recorded once.
+    subject: str = Field(default="", max_length=255, index=True)
+    title: str = Field(max_length=255)
+    body: str = Field(default="", sa_type=Text)
+    url: str = Field(default="", max_length=1024)
+    seen_at: datetime | None = None
+
+
+class JobWatch(SQLModel, table=True):
+    """A request to be told by e-mail when a job ends (the form's "e-mail me" box);
+    ``mailed_at`` is set once the message went out, so it is sent once."""
+
+    __tablename__ = "job_watches"
+    __table_args__ = (UniqueConstraint("job_id", "email", name="uq_job_watches_job_email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=32, index=True)
+    user: str = Field(max_length=64)
+    email: str = Field(max_length=254)
+    created_at: datetime = Field(default_factory=utcnow)
+    mailed_at: datetime | None = None

@@ -23,7 +23,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 ONESTOP = str(VENV_BIN / "onestop")
-TEST_PORT = 8001
+# Several checkouts (or helpers) can run the suite side by side on other ports; the
+# identity provider accepts 8001-8006 (idp/config.mjs).
+TEST_PORT = int(os.environ.get("TEST_PORTAL_PORT", "8001"))
 IDP_ISSUER = "http://127.0.0.1:9000"
 IDP_STATE_DIR = Path(os.environ.get("IDP_STATE_DIR", "/var/lib/onestop-dev/idp"))
 

@@ -35,17 +35,28 @@ def differences(url: str) -> list[object]:
         engine.dispose()
 
 
+ALL_TABLES = {
+    "users",
+    "web_sessions",
+    "audit_events",
+    "casbin_rule",
+    "job_templates",
+    "notifications",
+    "job_watches",
+}
+
+
 @pytest.mark.parametrize("backend", ["sqlite_url", "postgres_url"])
 def test_upgrade_downgrade_upgrade(backend: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue(backend)
     config = alembic_config(url)
     command.upgrade(config, "head")
-    assert tables(url) == {"users", "web_sessions", "audit_events", "casbin_rule"}
+    assert tables(url) == ALL_TABLES
     assert differences(url) == [], "the models and the migrations disagree"
     command.downgrade(config, "base")
     assert tables(url) == set()
     command.upgrade(config, "head")
-    assert tables(url) == {"users", "web_sessions", "audit_events", "casbin_rule"}
+    assert tables(url) == ALL_TABLES
 
 
 def test_the_portal_refuses_a_schema_that_is_behind(sqlite_url: str) -> None:

@@ -1,9 +1,14 @@
 """The jobs tool: submit, follow and cancel jobs without a terminal.
 
 Everything goes through verbs (jobs.submit, jobs.cancel, cluster.snapshot,
-files.read); this package holds only pages.
+files.read); this package holds only pages. Fixed addresses (``/jobs/history``,
+``/jobs/templates``...) come before ``pages``, whose ``/jobs/{job_id}`` takes the rest.
 """
 
-from wrappers.jobs.pages import routes
+from starlette.routing import BaseRoute
+
+from wrappers.jobs import pages
+
+routes: list[BaseRoute] = [*pages.routes]
 
 __all__ = ["routes"]
