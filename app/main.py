@@ -23,7 +23,8 @@ from app.auth.oidc import OIDCClient
 from app.db import REPO_ROOT, check_schema, create_engine, session_factory
 from app.logs import configure_logging, get_logger
 from app.policy import load_policy
-from app.realtime.bus import EventBus, cluster_channel, user_channel
+from app.policy.roles import PROJECT_JOB_VIEW
+from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
 from app.realtime.ws import live
 from app.security.csrf import CSRFMiddleware
 from app.security.headers import SecurityHeadersMiddleware
@@ -112,7 +113,12 @@ def create_app(settings: Settings) -> Starlette:
 
     async def publish_cluster_news(audience: str | None, payload: dict[str, Any]) -> None:
         """The watcher says who an event is for; the bus decides the channel."""
-        channel = cluster_channel() if audience is None else user_channel(audience)
+        if audience is None:
+            channel = cluster_channel()
+        elif audience.startswith("project:"):
+            channel = project_channel(audience.removeprefix("project:"))
+        else:
+            channel = user_channel(audience)
         await bus.publish(channel, payload)
 
     scheduler = SlurmAdapter(settings.slurm.bin_dir, settings.slurm.command_timeout_seconds)
@@ -141,6 +147,7 @@ def create_app(settings: Settings) -> Starlette:
             stack.push_async_callback(app.state.auditor.close)
             await check_schema(engine, settings.database_url)
             policy = await load_policy(engine, settings.database_url)
+            await policy.keep_rule(PROJECT_JOB_VIEW, settings.project_job_view)
             app.state.policy = policy
             app.state.verbs = VerbGate(
                 Services(policy, agents, scheduler, watcher, store),

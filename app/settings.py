@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
@@ -43,6 +43,27 @@ class SlurmSettings(BaseModel):
     command_timeout_seconds: float = 20.0
     poll_interval_seconds: float = 1.0
     idle_poll_interval_seconds: float = 1.5
+    # The file Slurm's PrologSlurmctld/EpilogSlurmctld hook appends a line to at each
+    # job start and end (devcluster/templates/onestop-hook): the portal follows it and
+    # reads the cluster at once. Empty: no hook, the watcher's polling alone.
+    hook_events: str = ""
+
+
+class MailSettings(BaseModel):
+    """The SMTP server the portal sends "your job ended" e-mails through."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 25
+    # "none" (plain, for a relay on the same machine), "starttls" (upgrade after
+    # connecting, usually port 587) or "tls" (TLS from the start, usually port 465).
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str = ""
+    password: str = ""
+    from_address: str = "onestop@localhost"
+    timeout_seconds: float = 20.0
+    # A message that could not be sent is tried again after each of these pauses.
+    retry_seconds: list[float] = [30.0, 120.0, 600.0]
 
 
 class AgentSettings(BaseModel):
@@ -90,12 +111,15 @@ class Settings(BaseSettings):
     admin_recent_login_minutes: int = 30
     project_min_gid: int = 1000
     project_groups_exclude: list[str] = ["users", "onestop-admins"]
+    # Members of a project may look at (not cancel) each other's jobs in it.
+    project_job_view: bool = False
     login_attempts_per_minute: int = 20
     log_level: str = "INFO"
     log_json: bool = True
     oidc: OIDCSettings = OIDCSettings()
     slurm: SlurmSettings = SlurmSettings()
     agents: AgentSettings = AgentSettings()
+    mail: MailSettings = MailSettings()
 
     @field_validator("public_url")
     @classmethod

@@ -4,7 +4,10 @@ import { errorPage, logoutPage, signedOutPage } from './views.mjs';
 
 export function settingsFromEnv(env = process.env) {
   const port = Number(env.IDP_PORT || 9000);
-  const origins = (env.IDP_PORTAL_ORIGINS || 'http://127.0.0.1:8000,http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003,http://127.0.0.1:8004,http://127.0.0.1:8005,http://127.0.0.1:8006,http://localhost:8000')
+  // The dev portal (8000) and test portals (8001-8019: a suite's portal and its
+  // second, restarted or differently configured ones, several suites side by side).
+  const testPorts = Array.from({ length: 19 }, (_, i) => `http://127.0.0.1:${8001 + i}`);
+  const origins = (env.IDP_PORTAL_ORIGINS || ['http://127.0.0.1:8000', 'http://localhost:8000', ...testPorts].join(','))
     .split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
   return {
     port,

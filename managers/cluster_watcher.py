@@ -16,7 +16,8 @@ from typing import Any
 from managers.scheduler import ClusterSnapshot, SchedulerAdapter, SchedulerError
 from managers.scheduler.models import Job
 
-# publish(audience, payload): audience None is everyone, otherwise one Unix name.
+# publish(audience, payload): audience None is everyone, "project:<name>" whoever may
+# look at that project's jobs, otherwise one Unix name.
 Publish = Callable[[str | None, dict[str, Any]], Awaitable[None]]
 
 
@@ -88,6 +89,11 @@ class ClusterWatcher:
             if previous is None or before != after:
                 await self.publish(user, jobs_event(current, user))
                 changed = True
+        for project in _projects(previous) | _projects(current):
+            if previous is None or _project_view(previous, project) != _project_view(
+                current, project
+            ):
+                await self.publish(f"project:{project}", project_jobs_event(current, project))
         return changed
 
 
@@ -109,6 +115,20 @@ def jobs_event(snapshot: ClusterSnapshot, user: str) -> dict[str, Any]:
     finished in the last few minutes (so a page sees the final state arrive)."""
     jobs = [job.model_dump(mode="json") for job in snapshot.jobs_of(user)]
     return {"kind": "jobs", "user": user, "jobs": jobs}
+
+
+def project_jobs_event(snapshot: ClusterSnapshot, project: str) -> dict[str, Any]:
+    """The event for whoever may look at a project's jobs (its Slurm account)."""
+    jobs = [job.model_dump(mode="json") for job in _project_view(snapshot, project)]
+    return {"kind": "project_jobs", "project": project, "jobs": jobs}
+
+
+def _projects(snapshot: ClusterSnapshot | None) -> set[str]:
+    return {job.account for job in snapshot.jobs if job.account} if snapshot else set()
+
+
+def _project_view(snapshot: ClusterSnapshot | None, project: str) -> list[Job]:
+    return [job for job in snapshot.jobs if job.account == project] if snapshot else []
 
 
 def _users(snapshot: ClusterSnapshot | None) -> set[str]:

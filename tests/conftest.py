@@ -7,6 +7,7 @@ portal of `make dev` on port 8000 is never disturbed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -24,7 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 ONESTOP = str(VENV_BIN / "onestop")
 # Several checkouts (or helpers) can run the suite side by side on other ports; the
-# identity provider accepts 8001-8006 (idp/config.mjs).
+# identity provider accepts 8001-8019 (idp/config.mjs); a test that needs a second
+# portal uses TEST_PORT + 10.
 TEST_PORT = int(os.environ.get("TEST_PORTAL_PORT", "8001"))
 IDP_ISSUER = "http://127.0.0.1:9000"
 IDP_STATE_DIR = Path(os.environ.get("IDP_STATE_DIR", "/var/lib/onestop-dev/idp"))
@@ -41,13 +43,13 @@ class Portal:
         return self.log.read_text(errors="replace")
 
 
-def portal_env(database_url: str, **extra: str) -> dict[str, str]:
+def portal_env(database_url: str, port: int = TEST_PORT, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_")}
     env.update(
         ONESTOP_CONFIG="/nonexistent/onestop.toml",
         ONESTOP_DATABASE_URL=database_url,
-        ONESTOP_PUBLIC_URL=f"http://127.0.0.1:{TEST_PORT}",
-        ONESTOP_BIND_PORT=str(TEST_PORT),
+        ONESTOP_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        ONESTOP_BIND_PORT=str(port),
         ONESTOP_OIDC__ISSUER=IDP_ISSUER,
         ONESTOP_LOGIN_ATTEMPTS_PER_MINUTE="1000",
         # Provider and portal share this machine's clock; a small tolerance lets the
@@ -71,18 +73,33 @@ def idp() -> str:
     return IDP_ISSUER
 
 
-@pytest.fixture(scope="session")
-def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    workdir = tmp_path_factory.mktemp("portal")
+@contextlib.contextmanager
+def running_portal(workdir: Path, port: int = TEST_PORT, **extra_env: str) -> Iterator[Portal]:
+    """A portal process on ``port`` with its database in ``workdir`` (created and
+    upgraded if new), stopped on exit. ``extra_env`` adds ONESTOP_* settings."""
     database_url = f"sqlite:///{workdir}/onestop.db"
-    env = portal_env(database_url)
+    env = portal_env(database_url, port, **extra_env)
     subprocess.run([ONESTOP, "db", "upgrade"], check=True, env=env, capture_output=True)
     log = workdir / "portal.log"
-    with log.open("wb") as out:
+    process = start_portal_process(env, log)
+    try:
+        yield Portal(url=f"http://127.0.0.1:{port}", database_url=database_url, log=log, env=env)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def start_portal_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``onestop serve`` with ``env``, its output appended to ``log``; returns once it
+    answers /healthz (raises with the log's end if it does not within 30 s)."""
+    with log.open("ab") as out:
         process = subprocess.Popen(
             [ONESTOP, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
         )
-    url = f"http://127.0.0.1:{TEST_PORT}"
+    url = env["ONESTOP_PUBLIC_URL"]
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -94,14 +111,13 @@ def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) ->
             process.kill()
             raise RuntimeError("the portal did not start:\n" + log.read_text()[-3000:])
         time.sleep(0.2)
-    try:
-        yield Portal(url=url, database_url=database_url, log=log, env=env)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    return process
+
+
+@pytest.fixture(scope="session")
+def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    with running_portal(tmp_path_factory.mktemp("portal")) as started:
+        yield started
 
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

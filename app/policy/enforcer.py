@@ -92,7 +92,7 @@ class PolicyEnforcer:
     ) -> bool:
         """Make ``unix_name``'s derived assignments exactly what the Unix groups give.
 
-        That is ``user`` in ``*`` and in each project, and ``admin`` in ``*`` when
+        That is ``user`` in ``*``, ``member`` in each project, and ``admin`` in ``*`` when
         ``is_admin``. Granted assignments are left alone. Returns True if anything
         changed.
         """
@@ -107,6 +107,14 @@ class PolicyEnforcer:
             if added:
                 await self._enforcer.add_grouping_policies(added)
         return held != wanted
+
+    async def keep_rule(self, rule: list[str], wanted: bool) -> bool:
+        """Make one ``p`` rule present or absent (a rule a setting switches on or off);
+        True if that changed anything."""
+        async with self._lock:
+            if wanted:
+                return bool(await self._enforcer.add_policy(*rule))
+            return bool(await self._enforcer.remove_policy(*rule))
 
     async def reload(self) -> None:
         """Read every rule from the database again (after another instance changed it)."""

@@ -1,4 +1,4 @@
-"""The four roles, and the assignments that follow from a person's Unix groups.
+"""The five roles, and the assignments that follow from a person's Unix groups.
 
 Role assignments are Casbin ``g`` rows ``subject, role, domain, marker``; the
 three-field role definition ignores the fourth value (column ``v3``) when deciding.
@@ -13,16 +13,23 @@ from app.policy.canonical import ANY_DOMAIN, check_domain, check_name
 from app.policy.errors import PolicyInputError
 
 USER = "user"
+# Held in one project's domain by its members (Unix group); what it allows there is
+# a site's choice (``project_job_view`` adds "members may look at the project's jobs").
+MEMBER = "member"
 PROJECT_ADMIN = "project-admin"
 STAFF = "staff"
 ADMIN = "admin"
-ROLES = frozenset({USER, PROJECT_ADMIN, STAFF, ADMIN})
+ROLES = frozenset({USER, MEMBER, PROJECT_ADMIN, STAFF, ADMIN})
 
 DERIVED = "derived"
 """The ``v3`` marker of a role assignment computed from Unix groups."""
 
 GRANTED = "granted"
 """The ``v3`` marker of a role assignment an administrator made."""
+
+PROJECT_JOB_VIEW = [MEMBER, ANY_DOMAIN, "job:**", "read"]
+"""The rule the ``project_job_view`` setting adds: in a job's project (its domain),
+members may read it. Reading only: cancelling stays with its owner and project admins."""
 
 RoleAssignment = tuple[str, str]
 """(role, domain)."""
@@ -48,10 +55,13 @@ def check_subject(subject: str) -> str:
 
 
 def derived_roles(projects: list[str], *, is_admin: bool) -> set[RoleAssignment]:
-    """The assignments Unix groups give: ``user`` everywhere and in each project, and
-    ``admin`` everywhere for members of an admin group."""
+    """The assignments Unix groups give: ``user`` everywhere, ``member`` in each
+    project, and ``admin`` everywhere for members of an admin group.
+
+    (``user`` in ``*`` already counts in every domain, so a per-project ``user`` row
+    could not tell members from everyone else; ``member`` can.)"""
     wanted = {(USER, ANY_DOMAIN)}
-    wanted.update((USER, check_domain(project)) for project in projects)
+    wanted.update((MEMBER, check_domain(project)) for project in projects)
     if is_admin:
         wanted.add((ADMIN, ANY_DOMAIN))
     return wanted

@@ -23,6 +23,10 @@ def user_channel(unix_name: str) -> str:
     return f"user.{unix_name}"
 
 
+def project_channel(project: str) -> str:
+    return f"project.{project}"
+
+
 class EventBus:
     def __init__(self, url: str) -> None:
         self._broadcast = Broadcast(url)

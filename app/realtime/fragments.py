@@ -6,22 +6,29 @@ the server: a user's job event is only ever rendered on that user's channel.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.templating import Jinja2Templates
 
 from app.security.sessions import Identity
-from managers.cluster_watcher import cluster_event, jobs_event
+from managers.cluster_watcher import cluster_event, jobs_event, project_jobs_event
 from managers.scheduler import ClusterSnapshot
 from managers.scheduler.models import ACTIVE_JOB_STATES, Job
 
 
 def render_event(
-    templates: Jinja2Templates, viewer: Identity, event: dict[str, Any], csrf: str = ""
+    templates: Jinja2Templates,
+    viewer: Identity,
+    event: dict[str, Any],
+    csrf: str = "",
+    projects: Mapping[str, bool] | None = None,
 ) -> str | None:
     """The out-of-band swap for ``event``, or None when it is not for this viewer.
 
     ``csrf`` is the viewer's token, for the forms inside fragments (a cancel button).
+    ``projects`` maps the projects whose jobs the viewer may see to whether they may
+    also cancel them (from policy, see app/web/project_jobs.py).
     """
     kind = event.get("kind")
     if kind == "cluster":
@@ -44,9 +51,39 @@ def render_event(
                 ),
             ]
         )
+    project = str(event.get("project", ""))
+    if kind == "project_jobs" and projects is not None and project in projects:
+        may_act = projects[project]
+        # The viewer's own jobs arrive on their own channel; these are the others'.
+        others = [
+            job
+            for job in (Job.model_validate(job) for job in event.get("jobs", []))
+            if job.user != viewer.unix_name
+        ]
+        return "".join(
+            [
+                templates.get_template("jobs/_project_table.html").render(
+                    project=project, jobs=others, oob=True
+                ),
+                *(
+                    templates.get_template(name).render(
+                        job=job, oob=True, csrf=csrf, may_act=may_act
+                    )
+                    for job in others
+                    for name in ("jobs/_status.html", "jobs/_details.html")
+                ),
+            ]
+        )
     return None
 
 
-def current_events(snapshot: ClusterSnapshot, unix_name: str) -> list[dict[str, Any]]:
-    """The events that bring a freshly connected viewer up to date."""
-    return [cluster_event(snapshot), jobs_event(snapshot, unix_name)]
+def current_events(
+    snapshot: ClusterSnapshot, unix_name: str, shared: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    """The events that bring a freshly connected viewer up to date; ``shared`` holds
+    the jobs.project results of the projects they may watch."""
+    events = [cluster_event(snapshot), jobs_event(snapshot, unix_name)]
+    for view in shared:
+        whole = snapshot.model_copy(update={"jobs": view.jobs})
+        events.append(project_jobs_event(whole, view.project))
+    return events

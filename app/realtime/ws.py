@@ -11,9 +11,10 @@ import asyncio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.logs import get_logger
-from app.realtime.bus import EventBus, cluster_channel, user_channel
+from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
 from app.realtime.fragments import current_events, render_event
 from app.security.sessions import session_of
+from app.web.project_jobs import project_access
 
 log = get_logger("onestop.ws")
 
@@ -54,17 +55,25 @@ async def live(websocket: WebSocket) -> None:
             return
 
     async def send() -> None:
-        channels = (cluster_channel(), user_channel(identity.unix_name))
+        # Projects whose jobs this viewer may see (decided once, by policy, per socket).
+        projects = await project_access(websocket, identity)
+        channels = (
+            cluster_channel(),
+            user_channel(identity.unix_name),
+            *(project_channel(project) for project in projects),
+        )
+        verbs = websocket.app.state.verbs
         async with bus.subscribe(*channels) as events:
             # Whatever changed between the page's render and this connection, catch up.
-            view = await websocket.app.state.verbs.call(identity, "cluster.snapshot")
-            snapshot = view.snapshot
-            if snapshot is not None:
-                for event in current_events(snapshot, identity.unix_name):
-                    if (fragment := render_event(templates, identity, event, csrf)) is not None:
+            view = await verbs.call(identity, "cluster.snapshot")
+            shared = [await verbs.call(identity, "jobs.project", project=p) for p in projects]
+            if view.snapshot is not None:
+                for event in current_events(view.snapshot, identity.unix_name, shared):
+                    fragment = render_event(templates, identity, event, csrf, projects)
+                    if fragment is not None:
                         await websocket.send_text(fragment)
             async for event in events:
-                fragment = render_event(templates, identity, event, csrf)
+                fragment = render_event(templates, identity, event, csrf, projects)
                 if fragment is not None:
                     await websocket.send_text(fragment)
 

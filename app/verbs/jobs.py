@@ -63,6 +63,20 @@ class JobView(BaseModel):
     job: Job
 
 
+class ProjectArgs(BaseModel):
+    project: str = Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+class ProjectJobs(BaseModel):
+    project: str
+    jobs: list[Job]
+
+
+# The owner part of the object that stands for "all of a project's jobs": capitals
+# cannot start a Unix name here, so only rules for any owner (``job:**``) match it.
+EVERY_OWNER = "Every-Owner"
+
+
 class Submitted(BaseModel):
     job_id: str
     reused: bool = False
@@ -139,8 +153,28 @@ async def show_job(args: Any, identity: Identity, services: Any) -> JobView:
     return JobView(job=job)
 
 
+async def all_project_jobs(args: Any, identity: Identity, services: Any) -> tuple[str, str]:
+    return args.project, f"{EVERY_OWNER}/all"
+
+
+async def project_jobs(args: Any, identity: Identity, services: Any) -> ProjectJobs:
+    """The project's jobs in the queue (a job's project is its Slurm account)."""
+    snapshot = services.watcher.latest
+    jobs = [job for job in snapshot.jobs if job.account == args.project] if snapshot else []
+    return ProjectJobs(project=args.project, jobs=jobs)
+
+
 register(
     Verb("jobs.show", JobArgs, JobView, "job", "read", existing_job, local=show_job),
+    Verb(
+        "jobs.project",
+        ProjectArgs,
+        ProjectJobs,
+        "job",
+        "read",
+        all_project_jobs,
+        local=project_jobs,
+    ),
     Verb(
         "jobs.submit",
         SubmitArgs,

@@ -69,3 +69,19 @@ class ClusterSnapshot(BaseModel):
     def active_jobs_of(self, user: str) -> list[Job]:
         """Waiting or running; finished jobs linger in squeue for a few minutes."""
         return [job for job in self.jobs_of(user) if job.state in ACTIVE_JOB_STATES]
+
+
+class JobUsage(BaseModel):
+    """A job as accounting remembers it, with what it asked for next to what it used.
+
+    ``None`` means "not measured", never zero: a job too short for the memory
+    sampler has no peak, and a running job's CPU time is only added up at its end.
+    """
+
+    job: Job
+    elapsed_seconds: int = 0
+    cpu_seconds: float | None = None  # summed over all its steps (TotalCPU)
+    memory_requested_kb: int | None = None  # for the whole job (ReqMem)
+    # The busiest step's largest task times its task count (MaxRSS x NTasks): exact for
+    # one task, an upper bound for several, since Slurm keeps only the largest.
+    memory_peak_kb: int | None = None

@@ -30,17 +30,17 @@ async def test_derived_roles_follow_the_groups(database: PolicyDatabase) -> None
     assert await policy.sync_derived_roles("alice", projects=["physics", "chem"], is_admin=True)
     assert await policy.roles_of("alice") == [
         ("admin", "*"),
+        ("member", "chem"),
+        ("member", "physics"),
         ("user", "*"),
-        ("user", "chem"),
-        ("user", "physics"),
     ]
     assert not await policy.sync_derived_roles(
         "alice", projects=["chem", "physics"], is_admin=True
     ), "nothing changed"
     assert await policy.sync_derived_roles("alice", projects=["bio"], is_admin=False)
-    assert await policy.roles_of("alice") == [("user", "*"), ("user", "bio")]
+    assert await policy.roles_of("alice") == [("member", "bio"), ("user", "*")]
     assert not await policy.enforce("alice", "*", "policy:roles", "write")
-    assert await (await database.load()).roles_of("alice") == [("user", "*"), ("user", "bio")]
+    assert await (await database.load()).roles_of("alice") == [("member", "bio"), ("user", "*")]
 
 
 async def test_grants_survive_sign_ins_and_restarts(database: PolicyDatabase) -> None:

@@ -3,8 +3,10 @@ both ways; path spellings are canonical before policy sees them."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "jobs.cancel": ({"job_id": "{job}"}, "user"),
     "jobs.hold": ({"job_id": "{job}"}, "user"),
     "jobs.show": ({"job_id": "{job}"}, "user"),
+    "jobs.project": ({"project": "chem"}, "staff"),
     "jobs.release": ({"job_id": "{job}"}, "user"),
     "cluster.snapshot": ({}, "user"),
     "sessions.list": ({}, "staff"),
@@ -157,20 +160,26 @@ async def test_a_heavy_copy_can_run_on_a_compute_node(harness: Harness) -> None:
             harness.person("alice"), "files.copy", path=str(source), destination=str(target)
         )
         assert target.read_text() == "big data" and entry.uid == 2001
-        steps = subprocess.run(
-            [
-                "sacct",
-                "--noheader",
-                "--parsable2",
-                "--user=alice",
-                "--name=onestop-files.copy",
-                "--format=JobName,State",
-                "--starttime=now-10minutes",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        # Accounting hears of the step a moment after it ends (slurmdbd is asynchronous).
+        deadline = time.monotonic() + 15
+        while True:
+            steps = subprocess.run(
+                [
+                    "sacct",
+                    "--noheader",
+                    "--parsable2",
+                    "--user=alice",
+                    "--name=onestop-files.copy",
+                    "--format=JobName,State",
+                    "--starttime=now-10minutes",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            if "onestop-files.copy|COMPLETED" in steps or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
         assert "onestop-files.copy|COMPLETED" in steps
     finally:
         source.unlink(missing_ok=True)

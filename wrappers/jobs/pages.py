@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from app.security.sessions import Identity, session_of
 from app.verbs import VerbError, VerbGate, VerbInvalid
+from app.web.project_jobs import project_access
 from app.web.templating import message_page, render
 
 TAIL_BYTES = 64 * 1024
@@ -54,7 +55,16 @@ async def _my_jobs(request: Request) -> list[Any]:
 
 
 async def job_list(request: Request) -> Response:
-    return render(request, "jobs/list.html", {"active": "jobs", "jobs": await _my_jobs(request)})
+    identity = _who(request)
+    shared = {}
+    for project in await project_access(request, identity):
+        view = await _verbs(request).call(identity, "jobs.project", project=project)
+        shared[project] = [job for job in view.jobs if job.user != identity.unix_name]
+    return render(
+        request,
+        "jobs/list.html",
+        {"active": "jobs", "jobs": await _my_jobs(request), "project_jobs": shared},
+    )
 
 
 async def _form_page(
@@ -137,10 +147,16 @@ async def job_page(request: Request) -> Response:
     if job is None:
         return _not_found(request)
     output, errors = await _tails(request, job)
+    identity = _who(request)
+    # Buttons only for whoever may use them (the owner; a project admin); the call is
+    # checked again when pressed.
+    may_act = job.user == identity.unix_name or await _verbs(request).allowed(
+        identity, "jobs.cancel", job_id=job.job_id
+    )
     return render(
         request,
         "jobs/detail.html",
-        {"active": "jobs", "job": job, "output": output, "errors": errors},
+        {"active": "jobs", "job": job, "output": output, "errors": errors, "may_act": may_act},
     )
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pwd
+from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Any
 
 from managers.scheduler.base import SchedulerAdapter
 from managers.scheduler.errors import SchedulerError
-from managers.scheduler.models import ACTIVE_JOB_STATES, ClusterSnapshot, Job
-from managers.scheduler.slurm import parse
+from managers.scheduler.models import ACTIVE_JOB_STATES, ClusterSnapshot, Job, JobUsage
+from managers.scheduler.slurm import parse, parse_history
 from managers.scheduler.slurm.commands import run
+from managers.scheduler.states import JobState
 
 
 class SlurmAdapter(SchedulerAdapter):
@@ -101,3 +105,58 @@ class SlurmAdapter(SchedulerAdapter):
             if remembered is not None and remembered.job_id == job_id:
                 return remembered  # finished: accounting knows the exit code and who
         return queued
+
+    async def history(
+        self,
+        user: str,
+        since: datetime,
+        until: datetime,
+        states: Collection[JobState] = (),
+        name: str = "",
+    ) -> list[JobUsage]:
+        """The user's jobs from accounting, steps folded in (see parse_history).
+
+        Like job_record, this runs sacct in the portal's own process, not in the
+        person's agent: the verb gate has already decided who may read whose
+        history, and one reader keeps it the same for owners and staff. It needs an
+        account that may read every user's accounting (root, SlurmUser or a Slurm
+        operator) wherever PrivateData hides jobs from other users.
+
+        sacct's own ``--state`` means "was in that state during the window", not
+        "ended that way", and ``--name`` matches whole names only, so both filters
+        are applied here. A user unknown to this machine has no history (sacct
+        would fail on the name).
+        """
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            return []
+        output = await run(
+            self.bin_dir,
+            [
+                "sacct",
+                "--noheader",
+                "--parsable2",
+                f"--user={user}",
+                f"--starttime={_local(since)}",
+                f"--endtime={_local(until)}",
+                "--format=" + ",".join(parse_history.HISTORY_FIELDS),
+            ],
+            self.timeout,
+        )
+        wanted = set(states)
+        needle = name.casefold()
+        jobs = [
+            usage
+            for usage in parse_history.history(output)
+            if (not wanted or usage.job.state in wanted)
+            and needle in usage.job.name.casefold()
+            and usage.job.user == user
+        ]
+        never = datetime.min.replace(tzinfo=UTC)
+        return sorted(jobs, key=lambda usage: usage.job.submitted_at or never, reverse=True)
+
+
+def _local(moment: datetime) -> str:
+    """sacct reads times in the local time zone of the machine it runs on."""
+    return moment.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
