@@ -21,7 +21,9 @@ from app.auth import routes as auth_routes
 from app.auth.guard import RequireSignIn
 from app.auth.oidc import OIDCClient
 from app.db import REPO_ROOT, check_schema, create_engine, session_factory
+from app.job_templates import TemplateStore
 from app.logs import configure_logging, get_logger
+from app.notify import Mailer, NotificationStore, Notifier
 from app.policy import load_policy
 from app.policy.roles import PROJECT_JOB_VIEW
 from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
@@ -41,8 +43,10 @@ from managers.agent.gateway import parse_listen
 from managers.agent.remote import RemoteAgentClient
 from managers.agent.tls import client_context
 from managers.cluster_watcher import ClusterWatcher
+from managers.hook_events import HookEvents
 from managers.scheduler.slurm import SlurmAdapter
 from wrappers import jobs as jobs_tool
+from wrappers import notifications as notifications_tool
 
 log = get_logger("onestop.app")
 
@@ -130,6 +134,15 @@ def create_app(settings: Settings) -> Starlette:
         idle_interval=settings.slurm.idle_poll_interval_seconds,
         logger=get_logger("onestop.cluster_watcher"),
     )
+    notifier = Notifier(
+        NotificationStore(db_sessions),
+        scheduler,
+        publish_cluster_news,
+        Mailer(settings.mail),
+        settings.public_url,
+        get_logger("onestop.notify"),
+    )
+    watcher.listeners.append(notifier.listen)
 
     async def purge_sessions() -> None:
         while True:
@@ -149,8 +162,18 @@ def create_app(settings: Settings) -> Starlette:
             policy = await load_policy(engine, settings.database_url)
             await policy.keep_rule(PROJECT_JOB_VIEW, settings.project_job_view)
             app.state.policy = policy
+            templates = TemplateStore(db_sessions)
+            await templates.seed_examples()  # a fresh site's composer is never empty
             app.state.verbs = VerbGate(
-                Services(policy, agents, scheduler, watcher, store),
+                Services(
+                    policy,
+                    agents,
+                    scheduler,
+                    watcher,
+                    store,
+                    notifier=notifier,
+                    templates=templates,
+                ),
                 app.state.auditor,
                 recent_sign_in_seconds=settings.admin_recent_login_minutes * 60,
                 heavy_partition=settings.agents.heavy_partition,
@@ -159,7 +182,14 @@ def create_app(settings: Settings) -> Starlette:
             await bus.connect()
             stack.push_async_callback(bus.disconnect)
             await watcher.refresh()
-            for job in (watcher.run(), purge_sessions()):
+            stack.push_async_callback(notifier.stop)
+            jobs = [watcher.run(), purge_sessions(), notifier.run()]
+            if settings.slurm.hook_events:
+                hook = HookEvents(
+                    settings.slurm.hook_events, watcher.poke, get_logger("onestop.slurm_hook")
+                )
+                jobs.append(hook.run())
+            for job in jobs:
                 task = asyncio.create_task(job)
                 stack.push_async_callback(_stop, task)
             log.info("portal_started", url=settings.public_url)
@@ -174,6 +204,7 @@ def create_app(settings: Settings) -> Starlette:
         *auth_routes.routes,
         *admin_sessions.routes,
         *jobs_tool.routes,
+        *notifications_tool.routes,
     ]
     middleware = [
         Middleware(SecurityHeadersMiddleware, settings=settings),

@@ -61,6 +61,7 @@ def _make_dirs() -> None:
         (layout.CTLD_STATE_DIR, 0o700, True),
         (layout.LOG_DIR, 0o755, False),  # shared with other dev services
         (layout.RUN_DIR, 0o755, True),
+        (layout.HOOK_EVENTS_DIR, 0o755, True),  # the hook (as slurm) writes, portals read
         *((node.spool_dir, 0o755, False) for node in layout.NODES),
     ]
     for path, mode, by_slurm in owned:
@@ -68,8 +69,9 @@ def _make_dirs() -> None:
         path.chmod(mode)
         if by_slurm:
             os.chown(path, slurm.pw_uid, slurm.pw_gid)
-    for log in (layout.SLURMCTLD_LOG, layout.SLURMDBD_LOG):
+    for log in (layout.SLURMCTLD_LOG, layout.SLURMDBD_LOG, layout.HOOK_EVENTS):
         procs.ensure_owned_file(log, layout.SLURM_USER)
+    layout.HOOK_EVENTS.chmod(0o644)  # whatever slurmctld's umask: every portal reads it
 
 
 def _ensure(daemon: procs.Daemon, say: Report, timeout: float = 60) -> None:
@@ -86,10 +88,18 @@ def up(say: Report = _say) -> None:
     _require_root()
     say(people.ensure_people())
     _make_dirs()
+    old_conf = layout.SLURM_CONF.read_text() if layout.SLURM_CONF.exists() else None
     changed = render.write_configs()
     if layout.SLURMDBD_CONF in changed and procs.stop(SLURMDBD):
         say("slurmdbd: stopped to pick up the new slurmdbd.conf")
-    if layout.SLURM_CONF in changed:
+    # A change slurmctld can take while running (the hooks, say) is applied with
+    # ``scontrol reconfigure``; anything else restarts the daemons that read the file.
+    reconfigure = (
+        layout.SLURM_CONF in changed
+        and bool(procs.pids(SLURMCTLD))
+        and render.reconfigurable(old_conf, layout.SLURM_CONF.read_text())
+    )
+    if layout.SLURM_CONF in changed and not reconfigure:
         for daemon in (*SLURMDS, SLURMCTLD):
             if procs.stop(daemon):
                 say(f"{daemon.name}: stopped to pick up the new slurm.conf")
@@ -106,6 +116,9 @@ def up(say: Report = _say) -> None:
     for line in accounting.ensure_accounts():
         say(line)
     _ensure(SLURMCTLD, say)
+    if reconfigure:
+        nodes.reconfigure()
+        say("slurmctld: reconfigured for the new slurm.conf")
     for daemon in SLURMDS:
         _ensure(daemon, say)
     states = nodes.wait_usable()

@@ -43,6 +43,12 @@ ACCT_DB_USER = "slurm"
 
 SLURM_USER = "slurm"
 
+# Slurm's PrologSlurmctld/EpilogSlurmctld: a script that appends one line per job
+# start and end to a file every portal on the host follows (managers/hook_events.py).
+HOOK_SCRIPT = SLURM_ETC / "onestop-hook"
+HOOK_EVENTS_DIR = Path("/run/onestop-slurm")
+HOOK_EVENTS = HOOK_EVENTS_DIR / "events"
+
 # Each fake node claims the whole (2-core) machine; SlurmdParameters=config_overrides
 # keeps a smaller machine from draining them, so jobs schedule the same way everywhere.
 NODE_CPUS = 2

@@ -27,6 +27,14 @@ def controller_answers() -> bool:
     return result is not None and result.returncode == 0
 
 
+def reconfigure() -> None:
+    """``scontrol reconfigure``: slurmctld (and the nodes) re-read slurm.conf."""
+    result = _run("scontrol", "reconfigure")
+    if result is None or result.returncode != 0:
+        detail = result.stderr.strip() if result is not None else "no answer"
+        raise DevclusterError(f"scontrol reconfigure failed: {detail}")
+
+
 def states() -> dict[str, str]:
     """Node name -> long state from sinfo (e.g. ``idle``, ``mixed``, ``idle*``); empty if
     slurmctld does not answer."""

@@ -64,9 +64,32 @@ def slurm_conf_text() -> str:
         state_dir=layout.STATE_DIR,
         run_dir=layout.RUN_DIR,
         log_dir=layout.LOG_DIR,
+        hook_script=layout.HOOK_SCRIPT,
         node_lines=_node_lines(),
         partition_lines=_partition_lines(),
     )
+
+
+# Settings that ``scontrol reconfigure`` applies without restarting any daemon.
+RECONFIGURABLE = frozenset({"PrologSlurmctld", "EpilogSlurmctld", "MinJobAge", "MailProg"})
+
+
+def reconfigurable(old: str | None, new: str) -> bool:
+    """Whether slurm.conf changed from ``old`` to ``new`` only in RECONFIGURABLE
+    settings (and comments), so a reconfigure is enough and running jobs and
+    daemons are left alone."""
+    if old is None:
+        return False
+
+    def settings(text: str) -> set[str]:
+        return {
+            line.strip()
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        }
+
+    differing = settings(old) ^ settings(new)
+    return all(line.partition("=")[0] in RECONFIGURABLE for line in differing)
 
 
 def storage_password() -> str:
@@ -95,7 +118,8 @@ def slurmdbd_conf_text(password: str) -> str:
 def write_if_changed(path: Path, text: str, mode: int, owner: str = "root") -> bool:
     """Write ``text`` to ``path`` atomically if it differs; return whether it changed."""
     old = path.read_text() if path.exists() else None
-    if old is not None and not old.startswith(MARKER):
+    # The marker opens the file, or follows a script's "#!" line.
+    if old is not None and not any(line.startswith(MARKER) for line in old.splitlines()[:2]):
         raise ForeignConfigError(
             f"{path} exists and was not written by devcluster; move it away to use the dev cluster"
         )
@@ -116,6 +140,10 @@ def write_configs() -> set[Path]:
     """Write slurm.conf and slurmdbd.conf; return the paths whose content changed."""
     layout.SLURM_ETC.mkdir(parents=True, exist_ok=True)
     changed: set[Path] = set()
+    # The hook first: slurm.conf names it, and a missing PrologSlurmctld holds jobs.
+    hook = _template("onestop-hook").template
+    if write_if_changed(layout.HOOK_SCRIPT, hook, 0o755):
+        changed.add(layout.HOOK_SCRIPT)
     if write_if_changed(layout.SLURM_CONF, slurm_conf_text(), 0o644):
         changed.add(layout.SLURM_CONF)
     dbd_text = slurmdbd_conf_text(storage_password())

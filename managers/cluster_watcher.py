@@ -19,6 +19,9 @@ from managers.scheduler.models import Job
 # publish(audience, payload): audience None is everyone, "project:<name>" whoever may
 # look at that project's jobs, otherwise one Unix name.
 Publish = Callable[[str | None, dict[str, Any]], Awaitable[None]]
+# listener(previous, current), called after every reading: must be quick and must not
+# wait (the notifier only compares and queues its work).
+Listener = Callable[[ClusterSnapshot | None, ClusterSnapshot], None]
 
 
 class ClusterWatcher:
@@ -39,6 +42,7 @@ class ClusterWatcher:
         self.log = logger
         self.latest: ClusterSnapshot | None = None
         self._wake = asyncio.Event()
+        self.listeners: list[Listener] = []
 
     def poke(self) -> None:
         """Read the cluster now (a job was submitted, a prolog hook fired...)."""
@@ -49,6 +53,9 @@ class ClusterWatcher:
         a dead watcher would leave every dashboard frozen without a word."""
         delay = self.interval
         while True:
+            # Cleared before reading, so a poke that arrives during a reading (a job
+            # ended just after squeue answered) makes another one at once.
+            self._wake.clear()
             try:
                 changed = await self.refresh()
             except Exception:
@@ -56,7 +63,6 @@ class ClusterWatcher:
                     self.log.exception("cluster_watcher_round_failed")
                 changed = False
             delay = self.interval if changed else min(delay * 1.5, self.idle_interval)
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:
@@ -94,6 +100,12 @@ class ClusterWatcher:
                 current, project
             ):
                 await self.publish(f"project:{project}", project_jobs_event(current, project))
+        for listener in self.listeners:
+            try:
+                listener(previous, current)
+            except Exception:  # one listener's bug must not stop the others or the watcher
+                if self.log is not None:
+                    self.log.exception("cluster_listener_failed", listener=repr(listener))
         return changed
 
 

@@ -32,6 +32,15 @@
   });
   document.addEventListener("htmx:wsError", function () { setLive("offline", "Reconnecting…"); });
 
+  // Forms that stop or pause something ask first: <form data-confirm="Cancel job 12?">.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  }, true);
+
   // A page restored from the back/forward cache after sign-out must not show private data.
   window.addEventListener("pageshow", function (event) {
     if (event.persisted && document.querySelector('meta[name="csrf-token"]')) {

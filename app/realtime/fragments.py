@@ -43,7 +43,7 @@ def render_event(
         return "".join(
             [
                 templates.get_template("partials/my_jobs.html").render(jobs=active, oob=True),
-                templates.get_template("jobs/_table.html").render(jobs=jobs, oob=True),
+                templates.get_template("jobs/_table.html").render(jobs=jobs, oob=True, csrf=csrf),
                 *(
                     templates.get_template(name).render(job=job, oob=True, csrf=csrf)
                     for job in jobs
@@ -51,6 +51,10 @@ def render_event(
                 ),
             ]
         )
+    if kind == "notifications" and event.get("user") == viewer.unix_name:
+        # The bell in the navigation bar, on whichever page the viewer has open.
+        template = templates.get_template("partials/bell.html")
+        return template.render(unseen=int(event.get("unseen", 0)), oob=True)
     project = str(event.get("project", ""))
     if kind == "project_jobs" and projects is not None and project in projects:
         may_act = projects[project]

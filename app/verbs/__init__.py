@@ -1,6 +1,15 @@
 """The verb interface: the catalog and the one gate in front of every manager."""
 
-from app.verbs import cluster, files, jobs, policy, sessions  # noqa: F401 - registers verbs
+from app.verbs import (  # noqa: F401 - registers verbs
+    cluster,
+    files,
+    history,
+    jobs,
+    notifications,
+    policy,
+    sessions,
+    templates,
+)
 from app.verbs.catalog import CATALOG, Verb
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
 from app.verbs.gate import Services, VerbGate

@@ -21,6 +21,10 @@ from app.security.sessions import Identity
 Target = Callable[[Any, Identity, Any], Awaitable[str | tuple[str, str]]]
 # local(args, identity, services) -> the result model
 Local = Callable[[Any, Identity, Any], Awaitable[BaseModel]]
+# after(args, result, identity, services): portal-side bookkeeping once the verb worked
+# (remember an e-mail request for a submitted job...). A failure here is logged; it
+# does not undo or fail the call.
+After = Callable[[Any, Any, Identity, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Verb:
     # Verbs that change the queue: the cluster is read again before the call returns,
     # so the next page (and every live view) already shows the change.
     refreshes_cluster: bool = False
+    after: After | None = None
 
     def __post_init__(self) -> None:
         if (self.op is None) == (self.local is None):

@@ -13,6 +13,9 @@ from typing import Any, Optional
 from pydantic import BaseModel, ValidationError, create_model
 
 from app.audit import Auditor
+from app.job_templates import TemplateStore
+from app.logs import get_logger
+from app.notify import Notifier
 from app.policy import PolicyEnforcer, PolicyInputError, canonical_object
 from app.security.sessions import Identity, SessionStore
 from app.verbs.catalog import CATALOG, Verb
@@ -21,6 +24,8 @@ from managers.agent.client import AgentClient, AgentUnavailable
 from managers.agent.remote import RemoteAgentClient
 from managers.cluster_watcher import ClusterWatcher
 from managers.scheduler import SchedulerAdapter
+
+log = get_logger("onestop.verbs")
 
 
 @dataclass
@@ -32,6 +37,11 @@ class Services:
     scheduler: SchedulerAdapter
     watcher: ClusterWatcher
     sessions: SessionStore
+    # Job-end notifications and e-mail requests (the portal's own records).
+    notifier: Notifier | None = None
+    # The job composer's saved jobs (app/job_templates.py); None where a caller has
+    # no database for them, and the template verbs then say so.
+    templates: TemplateStore | None = None
 
 
 class VerbGate:
@@ -105,6 +115,11 @@ class VerbGate:
                 "Something went wrong on our side; nothing was changed. Please try again.",
                 "internal",
             ) from error
+        if verb.after is not None:
+            try:
+                await verb.after(args, result, identity, self.services)
+            except Exception:
+                log.exception("verb_after_failed", verb=verb.name, user=identity.unix_name)
         if verb.refreshes_cluster:
             self.services.watcher.poke()  # every live view sees it within one reading
         # Routine successes are batched; changes to who may do what are written at once.

@@ -33,7 +33,12 @@ class SubmitArgs(BaseModel):
     memory_mb: int = Field(default=0, ge=0, le=4 * 1024 * 1024)
     time_minutes: int = Field(default=10, ge=1, le=365 * 24 * 60)
     workdir: str = Field(default="", max_length=4096)
-    mail_on_end: str = Field(default="", max_length=254, pattern=r"^([^@\s]+@[^@\s]+)?$")
+    # The portal itself e-mails this address when the job ends (a JobWatch, recorded
+    # after the submission worked); it never reaches the agent or Slurm, so nobody
+    # gets a second, terser message from Slurm's MailProg.
+    mail_on_end: str = Field(
+        default="", max_length=254, pattern=r"^([^@\s]+@[^@\s]+)?$", exclude=True
+    )
     array: str = Field(default="", max_length=64, pattern=r"^([0-9]+([-:,][0-9]+)*(%[0-9]+)?)?$")
     token: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
 
@@ -164,8 +169,26 @@ async def project_jobs(args: Any, identity: Identity, services: Any) -> ProjectJ
     return ProjectJobs(project=args.project, jobs=jobs)
 
 
+class JobScript(BaseModel):
+    """A job's batch script as Slurm keeps it; ``available`` is False once Slurm has
+    let go of it (a few minutes after the job ended), and ``script`` is then empty."""
+
+    job_id: str
+    available: bool
+    script: str = Field(default="", max_length=4 * MAX_SCRIPT)
+
+
+async def watch_for_mail(args: Any, result: Any, identity: Identity, services: Any) -> None:
+    """After a submission with "e-mail me when it ends": remember the request."""
+    if args.mail_on_end and services.notifier is not None:
+        await services.notifier.watch(result.job_id, identity.unix_name, args.mail_on_end)
+
+
 register(
     Verb("jobs.show", JobArgs, JobView, "job", "read", existing_job, local=show_job),
+    # Read as the person by their agent (scontrol write batch_script), so Slurm itself
+    # also checks that it is theirs.
+    Verb("jobs.script", JobArgs, JobScript, "job", "read", existing_job, op="jobs.script"),
     Verb(
         "jobs.project",
         ProjectArgs,
@@ -184,6 +207,7 @@ register(
         new_job,
         op="jobs.submit",
         refreshes_cluster=True,
+        after=watch_for_mail,
     ),
     Verb(
         "jobs.cancel",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from managers.scheduler.models import Job
+from managers.scheduler.models import ACTIVE_JOB_STATES, Job
 
 
 @dataclass
@@ -21,6 +21,11 @@ class ArrayRow:
     def counts(self) -> list[tuple[str, int]]:
         """Tasks per state, most common first (a pending range counts as one row)."""
         return Counter(task.state.value for task in self.tasks).most_common()
+
+    @property
+    def active(self) -> bool:
+        """Whether any task still waits or runs (so cancelling the array means something)."""
+        return any(task.state in ACTIVE_JOB_STATES for task in self.tasks)
 
 
 def _newest_first(job: Job) -> tuple[int, str]:

@@ -52,8 +52,9 @@ def partition_words(state: PartitionState) -> str:
     return PARTITION_WORDS[state]
 
 
-def job_words(state: JobState) -> str:
-    return JOB_WORDS[state]
+def job_words(state: JobState | str) -> str:
+    """Plain words for a state (or its value, as array rows count them)."""
+    return JOB_WORDS[JobState(state)]
 
 
 def duration_words(minutes: int | None) -> str:

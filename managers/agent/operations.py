@@ -40,6 +40,7 @@ OPERATIONS: dict[str, Operation] = {
     "jobs.cancel": Operation(execution.cancel),
     "jobs.hold": Operation(execution.hold),
     "jobs.release": Operation(execution.release),
+    "jobs.script": Operation(execution.batch_script),
     # Exists for the tests of the per-person cap; not a verb, not offered remotely.
     "agent.sleep": Operation(_sleep, heavy=True, remote=False),
 }

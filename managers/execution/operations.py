@@ -111,7 +111,6 @@ SUBMIT_FIELDS = frozenset(
         "memory_mb",
         "time_minutes",
         "workdir",
-        "mail_on_end",
         "array",
     }
 )
@@ -149,6 +148,28 @@ def release(job_id: str) -> dict[str, Any]:
     _check_job_id(job_id)
     run_slurm(["/usr/bin/scontrol", "release", job_id])
     return {"job_id": job_id}
+
+
+MAX_SCRIPT = 4 * 1024 * 1024  # Slurm's own default limit (max_script_size)
+
+
+def batch_script(job_id: str) -> dict[str, Any]:
+    """The job's batch script, while slurmctld still holds the job (queued, running,
+    and MinJobAge after it ended); ``available`` False after that.
+
+    scontrol answers 0 and prints nothing to standard output when it will not give
+    the script (not this user's job, or forgotten), so an empty answer means "no".
+    """
+    _check_job_id(job_id)
+    try:
+        script = run_slurm(["/usr/bin/scontrol", "write", "batch_script", job_id, "-"])
+    except OperationError as error:
+        if error.kind == "unavailable":
+            raise
+        script = ""
+    if not script.strip() or len(script) > MAX_SCRIPT:
+        return {"job_id": job_id, "available": False, "script": ""}
+    return {"job_id": job_id, "available": True, "script": script}
 
 
 def _check_job_id(job_id: str) -> None:

@@ -31,7 +31,6 @@ class JobRequest:
     memory_mb: int = 0
     time_minutes: int = 0
     workdir: str = ""
-    mail_on_end: str = ""
     array: str = ""
     comment: str = ""
     extra: dict[str, str] = field(default_factory=dict)
@@ -65,9 +64,6 @@ def directives(request: JobRequest) -> list[str]:
         options.append(("--time", str(request.time_minutes)))
     if request.workdir:
         options.append(("--chdir", request.workdir))
-    if request.mail_on_end:
-        options.append(("--mail-type", "END,FAIL"))
-        options.append(("--mail-user", request.mail_on_end))
     if request.array:
         options.append(("--array", request.array))
     if request.comment:

@@ -58,8 +58,14 @@ def test_alice_cancels_a_long_job(page: Page, portal: Portal) -> None:
     sign_in(page, portal.url, "alice")
     job_id = submit_from_form(page, portal, "long", "#!/bin/bash\nsleep 300\n")
     try:
+        # Asked first: saying no leaves the job alone.
+        page.once("dialog", lambda dialog: dialog.dismiss())
         page.get_by_role("button", name="Cancel this job").click()
+        page.wait_for_timeout(1000)
         status = page.locator(f"#job-status-{job_id}")
+        assert status.get_attribute("data-state") in ("pending", "running")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Cancel this job").click()
         expect(status).to_have_attribute("data-state", "cancelled", timeout=20_000)
     finally:
         subprocess.run(["scancel", job_id], check=False)
@@ -111,3 +117,36 @@ def test_bob_cannot_open_alices_job(page: Page, portal: Portal) -> None:
         assert state in ("PENDING", "RUNNING"), state
     finally:
         subprocess.run(["scancel", job], check=False)
+
+
+def test_one_task_of_an_array_is_cancelled_then_the_rest(page: Page, portal: Portal) -> None:
+    array = submit_as("alice", "--array=1-4", "--job-name=four", "--wrap", "sleep 300")
+    try:
+        sign_in(page, portal.url, "alice")
+        page.goto(portal.url + "/jobs")
+        row = page.locator(f'tr[data-array="{array}"]')
+        expect(row).to_contain_text("four")
+        # Wait until the tasks have their own ids (a pending range has none yet).
+        task = row.locator(f'li[data-job="{array}_2"]')
+        expect(task).to_be_attached(timeout=20_000)
+        row.locator("summary").click()
+        page.once("dialog", lambda dialog: dialog.accept())
+        row.get_by_role("button", name=f"Cancel task {array}_2").click()
+        row = page.locator(f'tr[data-array="{array}"]')
+        expect(row.locator(f'li[data-job="{array}_2"]')).to_have_attribute(
+            "data-state", "cancelled", timeout=20_000
+        )
+        for other in (1, 3, 4):
+            assert row.locator(f'li[data-job="{array}_{other}"]').get_attribute("data-state") in (
+                "pending",
+                "running",
+            )
+        screenshot(page, "jobs-array-task-cancelled")
+        page.once("dialog", lambda dialog: dialog.accept())
+        row.get_by_role("button", name="Cancel the whole array").click()
+        for other in (1, 3, 4):
+            expect(
+                page.locator(f'tr[data-array="{array}"] li[data-job="{array}_{other}"]')
+            ).to_have_attribute("data-state", "cancelled", timeout=20_000)
+    finally:
+        subprocess.run(["scancel", array], check=False)

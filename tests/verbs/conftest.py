@@ -12,6 +12,7 @@ from alembic import command
 
 from app.audit import Auditor
 from app.db import alembic_config, create_engine, session_factory
+from app.job_templates import TemplateStore
 from app.policy import load_policy
 from app.security.sessions import Identity, SessionStore
 from app.settings import load_settings
@@ -61,7 +62,14 @@ async def harness(
     watcher = ClusterWatcher(scheduler, _ignore)
     await watcher.refresh()
     settings = load_settings(database_url=sqlite_url)
-    services = Services(policy, agents, scheduler, watcher, SessionStore(database, settings))
+    services = Services(
+        policy,
+        agents,
+        scheduler,
+        watcher,
+        SessionStore(database, settings),
+        templates=TemplateStore(database),
+    )
     gate = VerbGate(services, Auditor(database))
     for name, projects, admin in [
         ("alice", ["chem"], False),

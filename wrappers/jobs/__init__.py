@@ -7,8 +7,8 @@ files.read); this package holds only pages. Fixed addresses (``/jobs/history``,
 
 from starlette.routing import BaseRoute
 
-from wrappers.jobs import pages
+from wrappers.jobs import fromfile, history, pages, templates
 
-routes: list[BaseRoute] = [*pages.routes]
+routes: list[BaseRoute] = [*history.routes, *templates.routes, *fromfile.routes, *pages.routes]
 
 __all__ = ["routes"]

@@ -10,10 +10,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from app.auth.next_url import safe_next
 from app.security.sessions import Identity, session_of
 from app.verbs import VerbError, VerbGate, VerbInvalid
 from app.web.project_jobs import project_access
 from app.web.templating import message_page, render
+from wrappers.jobs import prefill
 
 TAIL_BYTES = 64 * 1024
 SAMPLE_SCRIPT = """#!/bin/bash
@@ -73,6 +75,8 @@ async def _form_page(
     fields: dict[str, str],
     error: str = "",
     status: int = 200,
+    notice: str = "",
+    notes: list[str] | None = None,
 ) -> Response:
     view = await _verbs(request).call(_who(request), "cluster.snapshot")
     return render(
@@ -83,6 +87,8 @@ async def _form_page(
             "form": form,
             "fields": fields,
             "error": error,
+            "notice": notice,  # where a prefilled form came from (wrappers/jobs/prefill.py)
+            "notes": notes or [],
             "partitions": view.snapshot.partitions if view.snapshot else [],
             # One token per form shown: a double click or a retried request submits once.
             # "<issued>-<random>": the agent can tell fresh tokens from old ones.
@@ -93,7 +99,20 @@ async def _form_page(
 
 
 async def new_job_form(request: Request) -> Response:
-    return await _form_page(request, dict(FORM_DEFAULTS), {})
+    """Blank, or started from a template (``?template=<id>``) or an earlier job
+    (``?resubmit=<job id>``), shown for her to check before submitting."""
+    start = prefill.Start(dict(FORM_DEFAULTS))
+    if "template" in request.query_params:
+        start = await prefill.from_template(
+            _verbs(request), _who(request), request.query_params["template"], FORM_DEFAULTS
+        )
+    elif "resubmit" in request.query_params:
+        start = await prefill.from_job(
+            _verbs(request), _who(request), request.query_params["resubmit"], FORM_DEFAULTS
+        )
+    return await _form_page(
+        request, start.form, start.fields, start.error, notice=start.notice, notes=start.notes
+    )
 
 
 async def submit(request: Request) -> Response:
@@ -196,6 +215,9 @@ async def act(request: Request) -> Response:
     verb = ACTIONS.get(request.path_params["action"])
     if verb is None:
         return _not_found(request)
+    # Pressed on the jobs list (an array's task), the person stays on the list.
+    asked = str((await request.form()).get("back", ""))
+    back = safe_next(asked) if asked else f"/jobs/{job_id}"
     try:
         await _verbs(request).call(_who(request), verb, job_id=job_id)
     except VerbError as error:
@@ -208,7 +230,7 @@ async def act(request: Request) -> Response:
             action_label="Back to the job",
             tone="error",
         )
-    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+    return RedirectResponse(back, status_code=303)
 
 
 routes = [

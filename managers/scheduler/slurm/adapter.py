@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pwd
+import re
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +70,39 @@ class SlurmAdapter(SchedulerAdapter):
         """Who owns a job and under which account (queued, running or finished), or
         None if the scheduler does not know it."""
         job = await self.job_record(job_id)
+        if job is None and job_id.isdigit():
+            job = await self._first_task(job_id)  # an array, named by its own number
         return (job.user, job.account) if job is not None and job.user else None
+
+    async def _first_task(self, array_id: str) -> Job | None:
+        """Any task of array ``array_id`` (they share owner and account), or None."""
+        prefix = f"{array_id}_"
+        try:
+            for job in parse.jobs(await self._json(["squeue", "--json", "--jobs", array_id])):
+                if job.job_id.startswith(prefix):
+                    return job
+        except SchedulerError:
+            pass  # squeue refuses ids it no longer knows
+        for line in (await self._accounting(array_id)).splitlines():
+            remembered = parse.accounting_job(line)
+            if remembered is not None and remembered.job_id.startswith(prefix):
+                return remembered
+        return None
+
+    async def _accounting(self, job_id: str) -> str:
+        return await run(
+            self.bin_dir,
+            [
+                "sacct",
+                "--noheader",
+                "--allocations",
+                "--parsable2",
+                "--format=" + ",".join(parse.ACCOUNTING_FIELDS),
+                "-j",
+                job_id,
+            ],
+            self.timeout,
+        )
 
     async def job_record(self, job_id: str) -> Job | None:
         """A job as the queue shows it, or as accounting remembers it (any age), or
@@ -87,20 +120,7 @@ class SlurmAdapter(SchedulerAdapter):
             pass  # squeue refuses ids it no longer knows
         if queued is not None and queued.state in ACTIVE_JOB_STATES:
             return queued  # still in the queue: the queue knows best
-        output = await run(
-            self.bin_dir,
-            [
-                "sacct",
-                "--noheader",
-                "--allocations",
-                "--parsable2",
-                "--format=" + ",".join(parse.ACCOUNTING_FIELDS),
-                "-j",
-                job_id,
-            ],
-            self.timeout,
-        )
-        for line in output.splitlines():
+        for line in (await self._accounting(job_id)).splitlines():
             remembered = parse.accounting_job(line)
             if remembered is not None and remembered.job_id == job_id:
                 return remembered  # finished: accounting knows the exit code and who
@@ -153,8 +173,15 @@ class SlurmAdapter(SchedulerAdapter):
             and needle in usage.job.name.casefold()
             and usage.job.user == user
         ]
-        never = datetime.min.replace(tzinfo=UTC)
-        return sorted(jobs, key=lambda usage: usage.job.submitted_at or never, reverse=True)
+        return sorted(jobs, key=_newest_first, reverse=True)
+
+
+def _newest_first(usage: JobUsage) -> tuple[datetime, list[int]]:
+    """By submission, then by id (``12_3`` as 12, 3): a script often submits several
+    jobs within one second."""
+    never = datetime.min.replace(tzinfo=UTC)
+    numbers = [int(part) for part in re.findall(r"\d+", usage.job.job_id)]
+    return usage.job.submitted_at or never, numbers
 
 
 def _local(moment: datetime) -> str:

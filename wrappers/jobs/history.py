@@ -1,0 +1,123 @@
+"""The history page: past jobs with what each asked for and used, and a hint when a
+request was far too large.
+
+The filter is a GET form, so a filtered view can be bookmarked or shared with the
+help desk. Typing mistakes in it are explained above the form; they never reach
+the verb as a traceback.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.security.sessions import Identity, session_of
+from app.verbs import VerbError, VerbGate, VerbInvalid
+from app.verbs.history import DEFAULT_DAYS, MAX_DAYS
+from app.web.efficiency import efficiency
+from app.web.templating import render
+from app.web.words import job_words
+from managers.scheduler import JobState
+
+# What the state filter offers, in the words the job pages use.
+STATE_CHOICES: tuple[tuple[str, str], ...] = (
+    ("", "any"),
+    *(
+        (state.value, job_words(state))
+        for state in (
+            JobState.COMPLETED,
+            JobState.FAILED,
+            JobState.CANCELLED,
+            JobState.TIMEOUT,
+            JobState.OUT_OF_MEMORY,
+            JobState.NODE_FAIL,
+            JobState.RUNNING,
+            JobState.PENDING,
+        )
+    ),
+)
+
+
+def _read_date(text: str, label: str, problems: dict[str, str]) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        problems[label] = (
+            f"{text!r} is not a date. Please use year-month-day, for example "
+            f"{datetime.now(UTC).date().isoformat()}."
+        )
+        return None
+
+
+def read_filter(params: Any) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
+    """The form as typed (to show it back), the verb's arguments, and a plain
+    message per field that could not be understood."""
+    today = datetime.now(UTC).date()
+    form = {
+        "since": str(params.get("since") or today - timedelta(days=DEFAULT_DAYS - 1)),
+        "until": str(params.get("until") or today),
+        "state": str(params.get("state") or ""),
+        "name": str(params.get("name") or ""),
+        "user": str(params.get("user") or ""),
+    }
+    problems: dict[str, str] = {}
+    since = _read_date(form["since"], "since", problems)
+    until = _read_date(form["until"], "until", problems)
+    if since and until and until < since:
+        problems["until"] = "The 'to' date is before the 'from' date."
+    elif since and until and (until - since).days >= MAX_DAYS:
+        problems["until"] = f"Please choose at most {MAX_DAYS} days at a time."
+    if form["state"] not in {value for value, _ in STATE_CHOICES}:
+        problems["state"] = "Please choose one of the listed states."
+    if len(form["name"]) > 64:
+        problems["name"] = "Please type at most 64 characters."
+    arguments: dict[str, Any] = {
+        "since": since,
+        "until": until,
+        "states": [form["state"]] if form["state"] else [],
+        "name": form["name"],
+        "user": form["user"],
+    }
+    return form, arguments, problems
+
+
+async def history_page(request: Request) -> Response:
+    form, arguments, fields = read_filter(request.query_params)
+    error, status, result = "", 200, None
+    if fields:
+        error, status = "Please check the highlighted fields.", 400
+    else:
+        gate: VerbGate = request.app.state.verbs
+        identity = session_of(request.scope).identity
+        assert isinstance(identity, Identity)  # the sign-in guard runs first
+        try:
+            result = await gate.call(identity, "jobs.history", **arguments)
+        except VerbInvalid as error_:
+            fields = {key: value.capitalize() + "." for key, value in error_.fields.items()}
+            error, status = "Please check the highlighted fields.", 400
+        except VerbError as error_:
+            error, status = error_.message, error_.status
+    rows = [(usage, efficiency(usage)) for usage in result.jobs] if result else []
+    return render(
+        request,
+        "jobs/history.html",
+        {
+            "active": "jobs",
+            "form": form,
+            "fields": fields,
+            "error": error,
+            "states": STATE_CHOICES,
+            "rows": rows,
+            "whose": result.user if result else form["user"],
+            "truncated": bool(result and result.truncated),
+            "searched": result is not None,
+        },
+        status_code=status,
+    )
+
+
+routes = [Route("/jobs/history", history_page, methods=["GET"])]

@@ -1,0 +1,93 @@
+"""The notifications pages: the list, the bell fragment, opening one, marking all seen."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from app.security.sessions import Identity, session_of
+from app.verbs import VerbError, VerbGate
+from app.web.templating import message_page, render
+
+PAGE_SIZE = 100
+
+
+def _who(request: Request) -> Identity:
+    identity = session_of(request.scope).identity
+    assert identity is not None  # the sign-in guard runs first
+    return identity
+
+
+def _verbs(request: Request) -> VerbGate:
+    gate: VerbGate = request.app.state.verbs
+    return gate
+
+
+def _trouble(request: Request, error: VerbError) -> Response:
+    return message_page(
+        request,
+        "That did not work",
+        error.message,
+        status_code=error.status,
+        action_url="/notifications",
+        action_label="Back to your notifications",
+        tone="error",
+    )
+
+
+async def notifications_page(request: Request) -> Response:
+    try:
+        listing = await _verbs(request).call(_who(request), "notifications.list", limit=PAGE_SIZE)
+    except VerbError as error:
+        return _trouble(request, error)
+    return render(
+        request,
+        "notifications/list.html",
+        {
+            "active": "notifications",
+            "notifications": listing.notifications,
+            "unseen": listing.unseen,
+        },
+    )
+
+
+async def bell(request: Request) -> Response:
+    """Just the bell, with the unseen count: the page asks for it when it loads."""
+    try:
+        listing = await _verbs(request).call(_who(request), "notifications.list", limit=0)
+        unseen = listing.unseen
+    except VerbError:
+        unseen = 0  # a bell without a number beats an error in the navigation bar
+    template = request.app.state.templates.get_template("partials/bell.html")
+    return HTMLResponse(template.render(unseen=unseen), headers={"Cache-Control": "no-store"})
+
+
+async def open_one(request: Request) -> Response:
+    """Mark it seen and go where it points (the job's page)."""
+    try:
+        opened = await _verbs(request).call(
+            _who(request), "notifications.open", id=request.path_params["id"]
+        )
+    except VerbError as error:
+        return _trouble(request, error)
+    url = opened.notification.url
+    # Stored by the portal itself, but a redirect only ever stays on this site.
+    target = url if url.startswith("/") and not url.startswith("//") else "/notifications"
+    return RedirectResponse(target, status_code=303)
+
+
+async def mark_all_seen(request: Request) -> Response:
+    try:
+        await _verbs(request).call(_who(request), "notifications.mark_seen")
+    except VerbError as error:
+        return _trouble(request, error)
+    return RedirectResponse("/notifications", status_code=303)
+
+
+routes = [
+    Route("/notifications", notifications_page, methods=["GET"]),
+    Route("/notifications/bell", bell, methods=["GET"]),
+    Route("/notifications/seen", mark_all_seen, methods=["POST"]),
+    Route("/notifications/{id:int}/open", open_one, methods=["POST"]),
+]
