@@ -120,4 +120,4 @@ class HookEvents:
             delay_ms: float | None = round((time.time() - float(stamp)) * 1000, 1)
         except ValueError:
             delay_ms = None
-        self.log.debug("slurm_hook_event", event=event, job=job, delay_ms=delay_ms)
+        self.log.debug("slurm_hook_event", what=event, job=job, delay_ms=delay_ms)

@@ -5,6 +5,8 @@ ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
 export ONESTOP_LOG_JSON="${ONESTOP_LOG_JSON:-false}"
+# The demo cluster's Slurm hook tells the portal at once when a job starts or ends.
+export ONESTOP_SLURM__HOOK_EVENTS="${ONESTOP_SLURM__HOOK_EVENTS:-/run/onestop-slurm/events}"
 .venv/bin/onestop db upgrade
 cat <<'MSG'
 

@@ -32,6 +32,29 @@
   });
   document.addEventListener("htmx:wsError", function () { setLive("offline", "Reconnecting…"); });
 
+  // Output being followed stays scrolled to its end, unless the reader scrolled up.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "job-output") return;
+    var atEnd = {};
+    target.querySelectorAll("pre.output").forEach(function (pre) {
+      atEnd[pre.dataset.stream] = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+    });
+    target.dataset.follow = JSON.stringify(atEnd);
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "job-output") return;
+    var atEnd = JSON.parse(target.dataset.follow || "{}");
+    target.querySelectorAll("pre.output").forEach(function (pre) {
+      if (atEnd[pre.dataset.stream] !== false) pre.scrollTop = pre.scrollHeight;
+    });
+  });
+
+  document.querySelectorAll("#job-output pre.output").forEach(function (pre) {
+    pre.scrollTop = pre.scrollHeight;
+  });
+
   // Forms that stop or pause something ask first: <form data-confirm="Cancel job 12?">.
   document.addEventListener("submit", function (event) {
     var form = event.target;

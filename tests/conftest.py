@@ -56,6 +56,9 @@ def portal_env(database_url: str, port: int = TEST_PORT, **extra: str) -> dict[s
         # tests show a stale auth_time after seconds instead of minutes.
         ONESTOP_OIDC__CLOCK_SKEW_SECONDS="1",
         ONESTOP_LOG_JSON="true",
+        # The demo cluster's PrologSlurmctld/EpilogSlurmctld hook (devcluster): job
+        # starts and ends reach the portal at once.
+        ONESTOP_SLURM__HOOK_EVENTS="/run/onestop-slurm/events",
     )
     env.update(extra)
     return env

@@ -163,6 +163,14 @@ class Notifier:
             except Exception:  # a bug or a database outage: logged, the next one goes on
                 self.log.exception("job_end_notice_failed", job=ending.job_id, user=ending.user)
 
+    async def drain(self) -> int:
+        """Handle every ending queued so far, now (for tests and tools); how many."""
+        handled = 0
+        while not self._queue.empty():
+            await self._handle(self._queue.get_nowait())
+            handled += 1
+        return handled
+
     async def stop(self) -> None:
         """Cancel the e-mails still waiting for a retry (their requests stay open)."""
         for task in list(self._tasks):

@@ -190,7 +190,15 @@ async def list_templates(args: Any, identity: Identity, services: Any) -> Templa
         if await policy.enforce(identity.unix_name, domain, f"template:{value}", "read"):
             shown.append(await _view(record, identity, services))
     order = {"personal": 0, "project": 1, "site": 2}
-    shown.sort(key=lambda view: (order[view.scope], view.project, view.title.lower()))
+    # The site's in the order the HPC team made them (the first is the simplest).
+    shown.sort(
+        key=lambda view: (
+            order[view.scope],
+            view.project,
+            view.id if view.scope == "site" else 0,
+            view.title.lower(),
+        )
+    )
     return TemplateList(templates=shown)
 
 

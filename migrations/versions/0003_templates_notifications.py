@@ -15,6 +15,20 @@ down_revision: str | None = "0002"
 branch_labels: str | None = None
 depends_on: str | None = None
 
+# The default rule that lets each person read and mark their own notifications
+# (app/policy/default_policy.csv). An empty policy table is seeded at start with all
+# defaults; a site whose table was seeded by an earlier version gets this one here.
+NOTIFICATION_RULE = {
+    "ptype": "p",
+    "v0": "user",
+    "v1": "*",
+    "v2": "notification:{sub}/**",
+    "v3": "(read|write)",
+}
+_RULES = sa.table(
+    "casbin_rule", *(sa.column(name, sa.String) for name in ("ptype", "v0", "v1", "v2", "v3"))
+)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -57,9 +71,17 @@ def upgrade() -> None:
         sa.UniqueConstraint("job_id", "email", name="uq_job_watches_job_email"),
     )
     op.create_index("ix_job_watches_job_id", "job_watches", ["job_id"])
+    seeded = op.get_bind().execute(sa.select(sa.func.count()).select_from(_RULES)).scalar()
+    if seeded:
+        op.bulk_insert(_RULES, [NOTIFICATION_RULE])
 
 
 def downgrade() -> None:
+    op.execute(
+        _RULES.delete().where(
+            *(getattr(_RULES.c, key) == value for key, value in NOTIFICATION_RULE.items())
+        )
+    )
     op.drop_index("ix_job_watches_job_id", table_name="job_watches")
     op.drop_table("job_watches")
     for column in ("user", "at", "subject"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -150,3 +151,32 @@ def test_one_task_of_an_array_is_cancelled_then_the_rest(page: Page, portal: Por
             ).to_have_attribute("data-state", "cancelled", timeout=20_000)
     finally:
         subprocess.run(["scancel", array], check=False)
+
+
+def test_a_gigabyte_of_output_is_shown_by_its_end(page: Page, portal: Portal) -> None:
+    """Only the end of the file travels: the page stays light whatever the job wrote."""
+    script = "head -c 1073741824 /dev/zero | tr '\\0' x; echo; echo THE-END"
+    job = submit_as("alice", "--output=/home/alice/huge-%j.out", "--wrap", script)
+    huge = Path(f"/home/alice/huge-{job}.out")
+    try:
+        sign_in(page, portal.url, "alice")
+        page.goto(f"{portal.url}/jobs/{job}")
+        expect(page.locator(f"#job-status-{job}")).to_have_attribute(
+            "data-state", "completed", timeout=60_000
+        )
+        assert huge.stat().st_size > 1024**3
+        page.reload()
+        expect(page.locator('pre[data-stream="stdout"]')).to_contain_text("THE-END")
+        answer = page.evaluate(
+            """async ([url]) => {
+                const response = await fetch(url);
+                return [response.status, (await response.text()).length];
+            }""",
+            [f"{portal.url}/jobs/{job}/output"],
+        )
+        status, length = answer
+        assert status == 286, "a finished job's output is final: the page stops asking"
+        assert length < 200 * 1024, length
+    finally:
+        subprocess.run(["scancel", job], check=False)
+        huge.unlink(missing_ok=True)

@@ -165,5 +165,8 @@ def test_the_page_shows_them_and_explains_bad_filters(portal: Portal, jobs: Jobs
             portal.url + "/jobs/history", params={"since": "2026-01-10", "until": "2026-01-01"}
         )
         assert backwards.status_code == 400 and "before the" in backwards.text
+        usage = alice.get(portal.url + f"/jobs/history/{jobs.wide}").text
+        assert "What it used" in usage and "It kept about 1 of the 2 CPUs" in usage
+        assert alice.get(portal.url + "/jobs/history/999999").text == ""
         snooping = alice.get(portal.url + "/jobs/history", params={"user": "bob"})
         assert snooping.status_code == 403 and "not allowed" in snooping.text

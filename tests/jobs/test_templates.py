@@ -120,7 +120,9 @@ async def test_site_templates_are_read_by_all_and_written_by_admins(harness: Har
     made = await save(harness, "erin", title="Official", scope="site", description="From IT")
     assert made.scope == "site"
     for person in ("alice", "carol"):
-        shown = await harness.gate.call(harness.person(person), "templates.show", template_id=made.id)
+        shown = await harness.gate.call(
+            harness.person(person), "templates.show", template_id=made.id
+        )
         assert shown.title == "Official" and not shown.can_write and not shown.can_delete
         assert "Official" in await titles(harness, person)
     with pytest.raises(VerbDenied):

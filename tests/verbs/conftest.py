@@ -13,6 +13,8 @@ from alembic import command
 from app.audit import Auditor
 from app.db import alembic_config, create_engine, session_factory
 from app.job_templates import TemplateStore
+from app.logs import get_logger
+from app.notify import Mailer, NotificationStore, Notifier
 from app.policy import load_policy
 from app.security.sessions import Identity, SessionStore
 from app.settings import load_settings
@@ -69,6 +71,14 @@ async def harness(
         watcher,
         SessionStore(database, settings),
         templates=TemplateStore(database),
+        notifier=Notifier(
+            NotificationStore(database),
+            scheduler,
+            _ignore,
+            Mailer(settings.mail),
+            settings.public_url,
+            get_logger("tests.notify"),
+        ),
     )
     gate = VerbGate(services, Auditor(database))
     for name, projects, admin in [

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from app.security.sessions import Identity, session_of
@@ -120,4 +120,34 @@ async def history_page(request: Request) -> Response:
     )
 
 
-routes = [Route("/jobs/history", history_page, methods=["GET"])]
+async def job_usage(request: Request) -> Response:
+    """A finished job's use of its request, for its own page (loaded after the page,
+    so a slow accounting database never delays it). Empty when the job is not the
+    viewer's to see, its owner's history is not theirs to read, or accounting does
+    not have it yet."""
+    gate: VerbGate = request.app.state.verbs
+    identity = session_of(request.scope).identity
+    assert isinstance(identity, Identity)
+    job_id = request.path_params["job_id"]
+    try:
+        job = (await gate.call(identity, "jobs.show", job_id=job_id)).job
+        today = datetime.now(UTC).date()
+        submitted = job.submitted_at.date() if job.submitted_at else today
+        since = max(submitted, today - timedelta(days=MAX_DAYS - 1))
+        found = await gate.call(
+            identity, "jobs.history", user=job.user, since=since, until=today, name=job.name[:64]
+        )
+    except VerbError:
+        return HTMLResponse("")
+    for usage in found.jobs:
+        if usage.job.job_id == job_id:
+            templates = request.app.state.templates
+            fragment = templates.get_template("jobs/_usage.html")
+            return HTMLResponse(fragment.render(job=usage.job, use=efficiency(usage)))
+    return HTMLResponse("")
+
+
+routes = [
+    Route("/jobs/history", history_page, methods=["GET"]),
+    Route("/jobs/history/{job_id:str}", job_usage, methods=["GET"]),
+]

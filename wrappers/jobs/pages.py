@@ -15,9 +15,12 @@ from app.security.sessions import Identity, session_of
 from app.verbs import VerbError, VerbGate, VerbInvalid
 from app.web.project_jobs import project_access
 from app.web.templating import message_page, render
+from managers.scheduler.models import ACTIVE_JOB_STATES
 from wrappers.jobs import prefill
 
+# Only the end of an output file is read and sent (the file may be gigabytes long).
 TAIL_BYTES = 64 * 1024
+STOP_POLLING = 286
 SAMPLE_SCRIPT = """#!/bin/bash
 # The commands of your job. This one says where it ran and waits a little.
 echo "Hello from $(hostname)"
@@ -175,7 +178,14 @@ async def job_page(request: Request) -> Response:
     return render(
         request,
         "jobs/detail.html",
-        {"active": "jobs", "job": job, "output": output, "errors": errors, "may_act": may_act},
+        {
+            "active": "jobs",
+            "job": job,
+            "output": output,
+            "errors": errors,
+            "may_act": may_act,
+            "active_states": ACTIVE_JOB_STATES,
+        },
     )
 
 
@@ -185,8 +195,10 @@ async def job_output(request: Request) -> Response:
         return HTMLResponse("", status_code=404)
     output, errors = await _tails(request, job)
     templates = request.app.state.templates
+    # 286 tells htmx to stop polling: once the job is over, its output is final.
     return HTMLResponse(
-        templates.get_template("jobs/_output.html").render(output=output, errors=errors)
+        templates.get_template("jobs/_output.html").render(output=output, errors=errors),
+        status_code=200 if job.state in ACTIVE_JOB_STATES else STOP_POLLING,
     )
 
 
