@@ -27,6 +27,7 @@ from app.notify import Mailer, NotificationStore, Notifier
 from app.policy import load_policy
 from app.policy.roles import PROJECT_JOB_VIEW
 from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
+from app.realtime.fragments import FragmentCache
 from app.realtime.ws import live
 from app.security.csrf import CSRFMiddleware
 from app.security.headers import SecurityHeadersMiddleware
@@ -221,6 +222,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = build_templates()
+    app.state.fragments = FragmentCache()
     app.state.engine = engine
     app.state.db_sessions = db_sessions
     app.state.sessions = store

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import websockets
+from websockets.typing import Origin
 
 from tests.conftest import ONESTOP, REPO, portal_env
 from tests.helpers import new_client, sign_in
@@ -70,7 +71,7 @@ async def measure(cookies: list[str], rounds: int, pid: int) -> tuple[list[float
     sockets = [
         await websockets.connect(
             URL.replace("http", "ws") + "/ws",
-            origin=URL,
+            origin=Origin(URL),
             additional_headers={"Cookie": f"onestop_session={cookie}"},
             max_size=None,
         )

@@ -89,17 +89,22 @@ class ClusterWatcher:
         if previous is None or _cluster_view(previous) != _cluster_view(current):
             await self.publish(None, cluster_event(current))
             changed = True
-        for user in _users(previous) | _users(current):
-            before = _job_view(previous, user)
-            after = _job_view(current, user)
+        # Grouped once per reading: a big queue costs one pass, not one per person.
+        old_by_user, new_by_user = _by(previous, "user"), _by(current, "user")
+        for user in old_by_user.keys() | new_by_user.keys():
+            before, after = old_by_user.get(user, []), new_by_user.get(user, [])
             if previous is None or before != after:
-                await self.publish(user, jobs_event(current, user))
+                event = jobs_event(current, user, _changed(before, after, previous is None))
+                await self.publish(user, event)
                 changed = True
-        for project in _projects(previous) | _projects(current):
-            if previous is None or _project_view(previous, project) != _project_view(
-                current, project
-            ):
-                await self.publish(f"project:{project}", project_jobs_event(current, project))
+        old_by_project, new_by_project = _by(previous, "account"), _by(current, "account")
+        for project in old_by_project.keys() | new_by_project.keys():
+            before, after = old_by_project.get(project, []), new_by_project.get(project, [])
+            if previous is None or before != after:
+                touched = _changed(before, after, previous is None)
+                await self.publish(
+                    f"project:{project}", project_jobs_event(current, project, touched)
+                )
         for listener in self.listeners:
             try:
                 listener(previous, current)
@@ -122,30 +127,39 @@ def cluster_event(snapshot: ClusterSnapshot) -> dict[str, Any]:
     return {"kind": "cluster", "snapshot": snapshot.model_dump(mode="json", exclude={"jobs"})}
 
 
-def jobs_event(snapshot: ClusterSnapshot, user: str) -> dict[str, Any]:
+def jobs_event(
+    snapshot: ClusterSnapshot, user: str, changed: list[str] | None = None
+) -> dict[str, Any]:
     """The event only ``user`` receives: their jobs in the queue, and those that
-    finished in the last few minutes (so a page sees the final state arrive)."""
+    finished in the last few minutes (so a page sees the final state arrive).
+
+    ``changed`` names the jobs that differ from the previous reading, so a viewer
+    re-renders those pages' parts only; None means all (a viewer catching up)."""
     jobs = [job.model_dump(mode="json") for job in snapshot.jobs_of(user)]
-    return {"kind": "jobs", "user": user, "jobs": jobs}
+    return {"kind": "jobs", "user": user, "jobs": jobs, "changed": changed}
 
 
-def project_jobs_event(snapshot: ClusterSnapshot, project: str) -> dict[str, Any]:
+def project_jobs_event(
+    snapshot: ClusterSnapshot, project: str, changed: list[str] | None = None
+) -> dict[str, Any]:
     """The event for whoever may look at a project's jobs (its Slurm account)."""
-    jobs = [job.model_dump(mode="json") for job in _project_view(snapshot, project)]
-    return {"kind": "project_jobs", "project": project, "jobs": jobs}
+    jobs = [job.model_dump(mode="json") for job in snapshot.jobs if job.account == project]
+    return {"kind": "project_jobs", "project": project, "jobs": jobs, "changed": changed}
 
 
-def _projects(snapshot: ClusterSnapshot | None) -> set[str]:
-    return {job.account for job in snapshot.jobs if job.account} if snapshot else set()
+def _by(snapshot: ClusterSnapshot | None, field: str) -> dict[str, list[Job]]:
+    """The snapshot's jobs grouped by ``user`` or ``account`` (jobs without one left out)."""
+    groups: dict[str, list[Job]] = {}
+    for job in snapshot.jobs if snapshot else []:
+        key = getattr(job, field)
+        if key:
+            groups.setdefault(key, []).append(job)
+    return groups
 
 
-def _project_view(snapshot: ClusterSnapshot | None, project: str) -> list[Job]:
-    return [job for job in snapshot.jobs if job.account == project] if snapshot else []
-
-
-def _users(snapshot: ClusterSnapshot | None) -> set[str]:
-    return {job.user for job in snapshot.jobs} if snapshot else set()
-
-
-def _job_view(snapshot: ClusterSnapshot | None, user: str) -> list[Job]:
-    return snapshot.jobs_of(user) if snapshot else []
+def _changed(before: list[Job], after: list[Job], first: bool) -> list[str] | None:
+    """Ids of the jobs that are new or differ (None on the first reading: all)."""
+    if first:
+        return None
+    old = {job.job_id: job for job in before}
+    return [job.job_id for job in after if old.get(job.job_id) != job]

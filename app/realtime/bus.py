@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -53,6 +54,11 @@ class EventBus:
                         break
                     payload = json.loads(event.message)
                     payload.setdefault("channel", channel)
+                    # The same message reaches every subscriber: its digest lets their
+                    # sockets share one rendering (app/realtime/fragments.py).
+                    payload["digest"] = hashlib.blake2b(
+                        event.message.encode(), digest_size=16
+                    ).hexdigest()
                     if queue.full():  # a stalled viewer loses old events, not the portal
                         queue.get_nowait()
                     queue.put_nowait(payload)

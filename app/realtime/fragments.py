@@ -6,6 +6,7 @@ the server: a user's job event is only ever rendered on that user's channel.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,9 +36,11 @@ def render_event(
         snapshot = ClusterSnapshot.model_validate(event["snapshot"])
         template = templates.get_template("partials/cluster.html")
         return template.render(snapshot=snapshot, oob=True)
+    changed = event.get("changed")
     if kind == "jobs" and event.get("user") == viewer.unix_name:
         jobs = [Job.model_validate(job) for job in event.get("jobs", [])]
         active = [job for job in jobs if job.state in ACTIVE_JOB_STATES]
+        touched = [job for job in jobs if changed is None or job.job_id in changed]
         # One event updates every place a job is shown; htmx swaps the ones the
         # viewer's page has (dashboard card, jobs list, a job's own page).
         return "".join(
@@ -46,7 +49,7 @@ def render_event(
                 templates.get_template("jobs/_table.html").render(jobs=jobs, oob=True, csrf=csrf),
                 *(
                     templates.get_template(name).render(job=job, oob=True, csrf=csrf)
-                    for job in jobs
+                    for job in touched
                     for name in ("jobs/_status.html", "jobs/_details.html")
                 ),
             ]
@@ -74,6 +77,7 @@ def render_event(
                         job=job, oob=True, csrf=csrf, may_act=may_act
                     )
                     for job in others
+                    if changed is None or job.job_id in changed
                     for name in ("jobs/_status.html", "jobs/_details.html")
                 ),
             ]
@@ -91,3 +95,39 @@ def current_events(
         whole = snapshot.model_copy(update={"jobs": view.jobs})
         events.append(project_jobs_event(whole, view.project))
     return events
+
+
+class FragmentCache:
+    """Renderings shared between sockets that would produce the same HTML.
+
+    Rendering depends only on the event and, for job events, on who is looking (name,
+    form token, project rights); a person with many tabs, or everyone for a cluster
+    event, then costs one rendering instead of one per socket. Bounded, oldest out.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[Any, ...], str | None] = OrderedDict()
+
+    def render(
+        self,
+        templates: Jinja2Templates,
+        viewer: Identity,
+        event: dict[str, Any],
+        csrf: str = "",
+        projects: Mapping[str, bool] | None = None,
+    ) -> str | None:
+        digest = event.get("digest")
+        if not digest:
+            return render_event(templates, viewer, event, csrf, projects)
+        key: tuple[Any, ...] = (digest,)
+        if event.get("kind") != "cluster":  # the same for everyone
+            key += (viewer.unix_name, csrf, tuple(sorted((projects or {}).items())))
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        fragment = render_event(templates, viewer, event, csrf, projects)
+        self._items[key] = fragment
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return fragment

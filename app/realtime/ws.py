@@ -72,8 +72,9 @@ async def live(websocket: WebSocket) -> None:
                     fragment = render_event(templates, identity, event, csrf, projects)
                     if fragment is not None:
                         await websocket.send_text(fragment)
+            cache = websocket.app.state.fragments
             async for event in events:
-                fragment = render_event(templates, identity, event, csrf, projects)
+                fragment = cache.render(templates, identity, event, csrf, projects)
                 if fragment is not None:
                     await websocket.send_text(fragment)
 

@@ -130,16 +130,33 @@ async def new_job(args: Any, identity: Identity, services: Any) -> str:
 
 async def existing_job(args: Any, identity: Identity, services: Any) -> tuple[str, str]:
     """Name the job by its real owner, in its project's domain (its Slurm account),
-    so policy decides on facts, not on the asker."""
-    try:
-        found = await services.scheduler.job_ownership(args.job_id)
-    except SchedulerError:
-        found = None
+    so policy decides on facts, not on the asker.
+
+    The watcher's last reading answers for queued and recent jobs, so an open job page
+    costs Slurm nothing; only older jobs are looked up (in accounting)."""
+    found = _owner_in_queue(services.watcher.latest, args.job_id)
+    if found is None:
+        try:
+            found = await services.scheduler.job_ownership(args.job_id)
+        except SchedulerError:
+            found = None
     if found is None:
         # Capitals cannot start a Unix name here, so no person matches an unknown owner.
         return "*", f"Nobody-Known/{args.job_id}"
     owner, account = found
     return account or "*", f"{owner}/{args.job_id}"
+
+
+def _owner_in_queue(snapshot: Any, job_id: str) -> tuple[str, str] | None:
+    """(owner, account) from the last reading: the job, or for an array's own number
+    any of its tasks (they share both)."""
+    if snapshot is None:
+        return None
+    task_prefix = f"{job_id}_"
+    for job in snapshot.jobs:
+        if job.job_id == job_id or job.job_id.startswith(task_prefix):
+            return job.user, job.account
+    return None
 
 
 async def show_job(args: Any, identity: Identity, services: Any) -> JobView:

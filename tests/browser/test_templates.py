@@ -142,6 +142,16 @@ def test_site_templates_are_offered_to_everyone(page: Page, portal: Portal) -> N
     # Hers to use and copy, not to change.
     expect(row.get_by_role("button", name="Edit Hello world")).to_have_count(0)
     expect(row.get_by_role("button", name="Delete Hello world")).to_have_count(0)
-    page.goto(portal.url + "/jobs/templates/new")
+    # A copy is hers: she may share it with her project, not with the whole site.
+    row.get_by_role("button", name="Copy Hello world").click()
+    expect(page.get_by_label("Template name")).to_have_value("Copy of Hello world")
     expect(page.get_by_label("Everyone in my project physics")).to_be_visible()
     expect(page.get_by_text("a site template")).to_have_count(0)
+    page.get_by_label("Everyone in my project physics").check()
+    page.get_by_role("button", name="Save template").click()
+    mine = page.locator("section", has=page.get_by_role("heading", name="physics"))
+    copied = mine.locator("tr[data-template]", has_text="Copy of Hello world")
+    expect(copied.get_by_role("button", name="Edit Copy of Hello world")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    copied.get_by_role("button", name="Delete Copy of Hello world").first.click()
+    expect(page.get_by_text("The template was deleted.")).to_be_visible()

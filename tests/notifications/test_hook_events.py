@@ -87,3 +87,13 @@ def _slurm_ids() -> tuple[int, int]:
 
     entry = pwd.getpwnam("slurm")
     return entry.pw_uid, entry.pw_gid
+
+
+def test_devcluster_reconfigures_for_the_hook_lines_and_restarts_for_anything_else() -> None:
+    from devcluster.render import reconfigurable, slurm_conf_text
+
+    new = slurm_conf_text()
+    without_hooks = "\n".join(line for line in new.splitlines() if "Slurmctld=" not in line)
+    assert reconfigurable(without_hooks, new)
+    assert not reconfigurable(new.replace("SlurmctldPort=6817", "SlurmctldPort=7817"), new)
+    assert not reconfigurable(None, new)

@@ -17,7 +17,7 @@ EVENTS = Path("/run/onestop-slurm/events")
 
 def hook_time(job: str, what: str) -> float:
     for line in EVENTS.read_text().splitlines():
-        stamp, event, job_id = (line.split() + ["", "", ""])[:3]
+        stamp, event, job_id = [*line.split(), "", "", ""][:3]
         if event == what and job_id == job:
             return float(stamp)
     raise AssertionError(f"no {what} line for job {job} in {EVENTS}")

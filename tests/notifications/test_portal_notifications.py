@@ -1,6 +1,10 @@
 """Through a real portal: alice asks to be e-mailed, her job ends, exactly one message
 reaches the SMTP server; the notification waits on /notifications (hers, not bob's)
-until she opens it or marks all seen. A mail server that is down is tried again."""
+until she opens it or marks all seen. A mail server that is down is tried again.
+
+Other suites may run alice's and bob's jobs on this cluster at the same time (and
+this portal notices those too), so the tests follow their own jobs' notifications
+rather than exact counts."""
 
 from __future__ import annotations
 
@@ -22,6 +26,12 @@ from tests.notifications.conftest import (
 IDS = re.compile(r'data-id="(\d+)"')
 
 
+def seen_state(page: str, notification: int) -> str:
+    match = re.search(rf'data-id="{notification}" data-seen="(\w+)"', page)
+    assert match, f"notification {notification} is not on the page"
+    return match.group(1)
+
+
 def notification_ids(page: str, job: str) -> list[int]:
     """The ids of the list items that mention ``job``."""
     return [
@@ -37,7 +47,6 @@ def test_alice_gets_one_mail_and_a_notification_bob_does_not(
     portal = notify_portal
     address = f"alice-{uuid.uuid4().hex[:6]}@onestop.test"
     with signed_in(portal, "alice") as alice, signed_in(portal, "bob") as bob:
-        alice_before, bob_before = unseen(alice, portal), unseen(bob, portal)
         job = submit_from_portal(
             alice, portal, "mailme", "#!/bin/bash\necho working\nsleep 2\nexit 3\n", mail=address
         )
@@ -51,32 +60,33 @@ def test_alice_gets_one_mail_and_a_notification_bob_does_not(
         time.sleep(6)  # the hook's follow-up readings and a regular one: still one message
         assert len(smtp.inbox.to(address)) == 1
 
-        assert unseen(alice, portal) == alice_before + 1
+        assert unseen(alice, portal) >= 1
         page = alice.get(portal.url + "/notifications").text
         (notification,) = notification_ids(page, job)
         assert "finished: failed with exit code 3." in page
-        assert 'class="notification unseen"' in page
-        # Not bob's: not on his list, not in his count, and he cannot open hers.
+        assert seen_state(page, notification) == "false"
+        # Not bob's: not on his list, and he cannot open hers.
         assert f"Job {job} " not in bob.get(portal.url + "/notifications").text
-        assert unseen(bob, portal) == bob_before
         refused = bob.post(
             f"{portal.url}/notifications/{notification}/open",
             data={"csrf_token": csrf_of(bob, portal)},
         )
         assert refused.status_code == 404 and "no such notification" in refused.text
-        assert unseen(alice, portal) == alice_before + 1
+        page = alice.get(portal.url + "/notifications").text
+        assert seen_state(page, notification) == "false"
 
     # A closed and reopened browser (a new session) still shows it unseen.
     with signed_in(portal, "alice") as again:
-        assert unseen(again, portal) == alice_before + 1
+        before = unseen(again, portal)
+        assert before >= 1
+        assert seen_state(again.get(portal.url + "/notifications").text, notification) == "false"
         opened = again.post(
             f"{portal.url}/notifications/{notification}/open",
             data={"csrf_token": csrf_of(again, portal)},
         )
         assert opened.status_code == 303 and opened.headers["location"] == f"/jobs/{job}"
-        assert unseen(again, portal) == alice_before
-        page = again.get(portal.url + "/notifications").text
-        assert f'data-id="{notification}" data-seen="true"' in page
+        assert seen_state(again.get(portal.url + "/notifications").text, notification) == "true"
+        assert unseen(again, portal) <= before  # less one (unless another job just ended)
 
 
 def test_mark_all_as_seen_needs_the_csrf_token_and_clears_the_count(
@@ -84,26 +94,29 @@ def test_mark_all_as_seen_needs_the_csrf_token_and_clears_the_count(
 ) -> None:
     portal = notify_portal
     with signed_in(portal, "alice") as alice:
-        for n in range(2):
-            submit_from_portal(alice, portal, f"quick{n}", "#!/bin/bash\ntrue\n")
-        wait_until(lambda: unseen(alice, portal) >= 2, timeout=60)
+        jobs = [
+            submit_from_portal(alice, portal, f"quick{n}", "#!/bin/bash\ntrue\n") for n in range(2)
+        ]
+
+        def mine() -> list[int]:
+            page = alice.get(portal.url + "/notifications").text
+            return [i for job in jobs for i in notification_ids(page, job)]
+
+        ids = wait_until(lambda: len(mine()) == 2 and mine(), timeout=60)
         refused = alice.post(portal.url + "/notifications/seen", data={"csrf_token": "wrong"})
         assert refused.status_code == 403
-        assert unseen(alice, portal) >= 2
         page = alice.get(portal.url + "/notifications").text
+        assert [seen_state(page, i) for i in ids] == ["false", "false"]
         assert "Mark all as seen" in page
         done = alice.post(
             portal.url + "/notifications/seen", data={"csrf_token": csrf_of(alice, portal)}
         )
         assert done.status_code == 303
-        assert unseen(alice, portal) == 0
         page = alice.get(portal.url + "/notifications").text
-        assert 'class="notification unseen"' not in page and "Mark all as seen" not in page
+        assert [seen_state(page, i) for i in ids] == ["true", "true"]
 
 
-def test_a_mail_server_that_is_down_is_tried_again_later(
-    notify_portal: Portal, smtp: Smtp
-) -> None:
+def test_a_mail_server_that_is_down_is_tried_again_later(notify_portal: Portal, smtp: Smtp) -> None:
     portal = notify_portal
     address = f"retry-{uuid.uuid4().hex[:6]}@onestop.test"
     smtp.stop()

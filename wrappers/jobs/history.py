@@ -131,6 +131,10 @@ async def job_usage(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     try:
         job = (await gate.call(identity, "jobs.show", job_id=job_id)).job
+        # A project member may see a job but not its owner's history: ask quietly
+        # first, so every such page view is not audited as a refusal.
+        if not await gate.allowed(identity, "jobs.history", user=job.user):
+            return HTMLResponse("")
         today = datetime.now(UTC).date()
         submitted = job.submitted_at.date() if job.submitted_at else today
         since = max(submitted, today - timedelta(days=MAX_DAYS - 1))

@@ -131,13 +131,16 @@ async def new_template(request: Request) -> Response:
     identity, gate, query = _who(request), _verbs(request), request.query_params
     form = dict(TEMPLATE_DEFAULTS)
     if "copy" in query:
-        start = await prefill.from_template(gate, identity, query["copy"], FORM_DEFAULTS)
-        if start.error:
-            return _problem(request, start.error, 404)
-        original = await gate.call(identity, "templates.show", template_id=int(query["copy"]))
-        form.update({key: start.form[key] for key in JOB_KEYS})
-        form["title"] = f"Copy of {original.title}"[:100]
-        form["description"] = original.description
+        try:
+            original = await gate.call(identity, "templates.show", template_id=query["copy"])
+        except VerbError:
+            return _not_found(request)
+        form.update({key: original.fields.get(key, FORM_DEFAULTS[key]) for key in JOB_KEYS})
+        form.update(
+            title=f"Copy of {original.title}"[:100],
+            description=original.description,
+            script=original.script,
+        )
         return await _form(
             request, form, notice="A copy: change what you like, then press Save template."
         )

@@ -29,7 +29,7 @@ def _trouble(request: Request, error: VerbError) -> Response:
         request,
         "That did not work",
         error.message,
-        status_code=error.status,
+        status_code=404 if error.kind == "ENOENT" else error.status,
         action_url="/notifications",
         action_label="Back to your notifications",
         tone="error",
