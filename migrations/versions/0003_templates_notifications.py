@@ -15,16 +15,22 @@ down_revision: str | None = "0002"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-# The default rule that lets each person read and mark their own notifications
-# (app/policy/default_policy.csv). An empty policy table is seeded at start with all
-# defaults; a site whose table was seeded by an earlier version gets this one here.
-NOTIFICATION_RULE = {
-    "ptype": "p",
-    "v0": "user",
-    "v1": "*",
-    "v2": "notification:{sub}/**",
-    "v3": "(read|write)",
-}
+# The default rules this version adds (app/policy/default_policy.csv): people read
+# and mark their own notifications, and use templates (their own, their projects',
+# the site's). An empty policy table is seeded at start with all defaults; a site
+# whose table was seeded by an earlier version gets these here (once, by the
+# migration, so a rule an admin later removes stays removed).
+NEW_RULES = [
+    {"ptype": "p", "v0": role, "v1": "*", "v2": obj, "v3": action}
+    for role, obj, action in (
+        ("user", "notification:{sub}/**", "(read|write)"),
+        ("user", "template:personal/{sub}/**", "(read|write|delete)"),
+        ("member", "template:project/{dom}/**", "(read|write)"),
+        ("member", "template:project/{dom}/{sub}/*", "delete"),
+        ("project-admin", "template:project/{dom}/**", "(read|write|delete)"),
+        ("user", "template:site/*", "read"),
+    )
+]
 _RULES = sa.table(
     "casbin_rule", *(sa.column(name, sa.String) for name in ("ptype", "v0", "v1", "v2", "v3"))
 )
@@ -73,15 +79,14 @@ def upgrade() -> None:
     op.create_index("ix_job_watches_job_id", "job_watches", ["job_id"])
     seeded = op.get_bind().execute(sa.select(sa.func.count()).select_from(_RULES)).scalar()
     if seeded:
-        op.bulk_insert(_RULES, [NOTIFICATION_RULE])
+        op.bulk_insert(_RULES, NEW_RULES)
 
 
 def downgrade() -> None:
-    op.execute(
-        _RULES.delete().where(
-            *(getattr(_RULES.c, key) == value for key, value in NOTIFICATION_RULE.items())
+    for rule in NEW_RULES:
+        op.execute(
+            _RULES.delete().where(*(getattr(_RULES.c, key) == value for key, value in rule.items()))
         )
-    )
     op.drop_index("ix_job_watches_job_id", table_name="job_watches")
     op.drop_table("job_watches")
     for column in ("user", "at", "subject"):

@@ -84,3 +84,20 @@ def test_serve_names_the_upgrade_command(sqlite_url: str) -> None:
     assert done.returncode != 0
     assert "onestop db upgrade" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rules_added_by_migrations_are_shipped_defaults() -> None:
+    """A site upgraded in place gets the same rules a new site is seeded with."""
+    import importlib.util
+
+    from app.db import REPO_ROOT
+    from app.policy.defaults import default_rules
+
+    path = REPO_ROOT / "migrations/versions/0003_templates_notifications.py"
+    spec = importlib.util.spec_from_file_location("migration_0003", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = [tuple(rule) for rule in default_rules()]
+    for row in module.NEW_RULES:
+        assert (row["v0"], row["v1"], row["v2"], row["v3"]) in shipped, row
