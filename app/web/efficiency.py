@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from app.web.words import plural, seconds_words
 from managers.scheduler import JobState, JobUsage
 
 MIN_SECONDS_FOR_CPU = 30
@@ -51,21 +52,6 @@ class Efficiency:
     peak_memory: str
     asked_memory: str
     hints: list[str] = field(default_factory=list)
-
-
-def seconds_words(seconds: float) -> str:
-    """``45 seconds``, ``12 minutes``, ``1 hour 5 minutes``, ``2 days 3 hours``:
-    the two largest units, so a long run does not read like a stopwatch."""
-    whole = round(seconds)
-    if whole < 60:
-        return _plural(whole, "second")
-    minutes = whole // 60
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    units = [(days, "day"), (hours, "hour"), (mins, "minute")]
-    first = next(i for i, (amount, _) in enumerate(units) if amount)
-    shown = [_plural(amount, unit) for amount, unit in units[first : first + 2] if amount]
-    return " ".join(shown)
 
 
 def size_words(kb: int) -> str:
@@ -159,7 +145,7 @@ def _cpu_hint(usage: JobUsage) -> str:
         return ""
     return (
         f"It kept about {busy} of the {held} CPUs it asked for busy: asking for "
-        f"{_plural(busy, 'CPU')} next time lets it start sooner and leaves the rest for others."
+        f"{plural(busy, 'CPU')} next time lets it start sooner and leaves the rest for others."
     )
 
 
@@ -183,7 +169,3 @@ def _round_up(value: int, steps: tuple[int, ...], beyond: int) -> int:
         if step >= value:
             return step
     return math.ceil(value / beyond) * beyond
-
-
-def _plural(amount: int, unit: str) -> str:
-    return f"{amount} {unit}{'' if amount == 1 else 's'}"

@@ -29,6 +29,7 @@ def build_templates() -> Jinja2Templates:
         partition_words=words.partition_words,
         job_words=words.job_words,
         duration_words=words.duration_words,
+        clock_words=words.clock_words,
         memory_words=words.memory_words,
         reason_words=words.reason_words,
         job_rows=job_rows,

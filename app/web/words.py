@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from managers.scheduler import JobState, NodeState, PartitionState
+from datetime import UTC, datetime
+
+from managers.scheduler import Job, JobState, NodeState, PartitionState
 
 NODE_WORDS = {
     NodeState.IDLE: "free",
@@ -70,6 +72,53 @@ def duration_words(minutes: int | None) -> str:
     if mins or not parts:
         parts.append(f"{mins} minute{'s' if mins != 1 else ''}")
     return " ".join(parts)
+
+
+def seconds_words(seconds: float) -> str:
+    """``45 seconds``, ``12 minutes``, ``1 hour 5 minutes``, ``2 days 3 hours``:
+    the two largest units, so a long run does not read like a stopwatch."""
+    whole = round(seconds)
+    if whole < 60:
+        return plural(whole, "second")
+    minutes = whole // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    units = [(days, "day"), (hours, "hour"), (mins, "minute")]
+    first = next(i for i, (amount, _) in enumerate(units) if amount)
+    shown = [plural(amount, unit) for amount, unit in units[first : first + 2] if amount]
+    return " ".join(shown)
+
+
+def plural(amount: int, unit: str) -> str:
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"
+
+
+def clock_words(job: Job, now: datetime | None = None) -> str:
+    """How long a job has waited or run, and the time it has left, as of ``now``.
+
+    "waiting 3 minutes", "running 12 minutes, 48 minutes left", "ran 5 minutes".
+    Shown on the lists; each live update redraws it, so it is never far behind.
+    """
+    now = now or datetime.now(UTC)
+
+    def since(start: datetime | None, end: datetime | None = None) -> float | None:
+        if start is None:
+            return None
+        return max(0.0, ((end or now) - start).total_seconds())
+
+    if job.state is JobState.PENDING:
+        waited = since(job.submitted_at)
+        return f"waiting {seconds_words(waited)}" if waited is not None else "waiting"
+    if job.state in (JobState.RUNNING, JobState.COMPLETING, JobState.SUSPENDED):
+        ran = since(job.started_at)
+        if ran is None:
+            return "running"
+        text = f"running {seconds_words(ran)}"
+        if job.time_limit_minutes is not None:
+            text += f", {seconds_words(max(0.0, job.time_limit_minutes * 60 - ran))} left"
+        return text
+    ran = since(job.started_at, job.ended_at) if job.ended_at else None
+    return f"ran {seconds_words(ran)}" if ran is not None else ""
 
 
 def memory_words(megabytes: int) -> str:

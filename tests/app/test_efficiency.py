@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.web.efficiency import cpu_percent, efficiency, hints, seconds_words, size_words
+from app.web.efficiency import cpu_percent, efficiency, hints, size_words
+from app.web.words import seconds_words
 from managers.scheduler import Job, JobState, JobUsage
 
 STARTED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

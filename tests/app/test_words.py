@@ -44,3 +44,34 @@ def test_durations(minutes: int | None, words: str) -> None:
 
 def test_memory() -> None:
     assert memory_words(500) == "500 MB" and memory_words(2048) == "2.0 GB"
+
+
+def test_the_clock_of_a_job_in_plain_words() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from app.web.words import clock_words
+    from managers.scheduler.models import Job
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    waiting = Job(
+        job_id="1",
+        name="a",
+        user="alice",
+        state=JobState.PENDING,
+        submitted_at=now - timedelta(minutes=3),
+    )
+    assert clock_words(waiting, now) == "waiting 3 minutes"
+    running = waiting.model_copy(
+        update={
+            "state": JobState.RUNNING,
+            "started_at": now - timedelta(minutes=12),
+            "time_limit_minutes": 60,
+        }
+    )
+    assert clock_words(running, now) == "running 12 minutes, 48 minutes left"
+    over = running.model_copy(update={"time_limit_minutes": 10})
+    assert clock_words(over, now) == "running 12 minutes, 0 seconds left"
+    done = running.model_copy(
+        update={"state": JobState.COMPLETED, "ended_at": now - timedelta(minutes=2)}
+    )
+    assert clock_words(done, now) == "ran 10 minutes"

@@ -1,0 +1,67 @@
+"""Over the WebSocket, bob hears nothing of alice's jobs; alice hears all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+import websockets
+from websockets.typing import Origin
+
+from tests.conftest import Portal
+from tests.helpers import new_client, sign_in, submit_as
+
+COOKIE = "onestop_session"
+
+
+def cookie_of(portal: Portal, user: str) -> str:
+    with new_client() as client:
+        assert sign_in(client, portal.url, user).status_code == 303
+        return str(client.cookies[COOKIE])
+
+
+async def listen(portal: Portal, cookie: str, job: str, seconds: float) -> tuple[list[str], bool]:
+    """Everything the socket receives for ``seconds``, and whether ``job`` ended in it."""
+    received: list[str] = []
+    async with websockets.connect(
+        portal.url.replace("http", "ws") + "/ws",
+        origin=Origin(portal.url),
+        additional_headers={"Cookie": f"{COOKIE}={cookie}"},
+        max_size=None,
+    ) as ws:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                received.append(str(await asyncio.wait_for(ws.recv(), left)))
+            except TimeoutError:
+                break
+    ended = any(f'id="job-status-{job}"' in m and 'data-state="cancelled"' in m for m in received)
+    return received, ended
+
+
+def test_job_events_reach_their_owner_only(portal: Portal) -> None:
+    alice, bob = cookie_of(portal, "alice"), cookie_of(portal, "bob")
+    job = submit_as("alice", "--job-name=private-run", "--wrap", "sleep 300")
+
+    async def scenario() -> tuple[tuple[list[str], bool], tuple[list[str], bool]]:
+        async def stop_soon() -> None:
+            await asyncio.sleep(2)
+            await asyncio.to_thread(
+                subprocess.run, ["runuser", "-u", "alice", "--", "scancel", job], check=True
+            )
+
+        listeners = asyncio.gather(
+            listen(portal, alice, job, 12), listen(portal, bob, job, 12), stop_soon()
+        )
+        heard_alice, heard_bob, _ = await listeners
+        return heard_alice, heard_bob
+
+    try:
+        (_, alice_saw_end), (bob_heard, _) = asyncio.run(scenario())
+    finally:
+        subprocess.run(["scancel", job], check=False)
+    assert alice_saw_end, "alice's own page follows her job to its end"
+    assert bob_heard, "bob's socket works (he gets the cluster's news)"
+    for message in bob_heard:
+        assert job not in message and "private-run" not in message, message[:300]
