@@ -41,8 +41,8 @@ class SlurmSettings(BaseModel):
 
     bin_dir: str = "/usr/bin"
     command_timeout_seconds: float = 20.0
-    poll_interval_seconds: float = 1.0
-    idle_poll_interval_seconds: float = 1.5
+    poll_interval_seconds: float = 2.0
+    idle_poll_interval_seconds: float = 6.0
     # The file Slurm's PrologSlurmctld/EpilogSlurmctld hook appends a line to at each
     # job start and end (devcluster/templates/onestop-hook): the portal follows it and
     # reads the cluster at once. Empty: no hook, the watcher's polling alone.
