@@ -42,6 +42,9 @@ def _serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=settings.trusted_proxies,
         log_config=None,
         access_log=False,  # app/access_log.py logs each request with the person's name
+        # Open live connections (every tab has one) would hold a stop or restart
+        # forever; they are closed after a few seconds and the browsers reconnect.
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     server.run()

@@ -4,7 +4,10 @@ Starts its own portal (port 8002), signs alice in, then alternates: one submissi
 through the portal's form (HTTP POST until the job id is known, which includes the
 gate, policy, audit, her agent and sbatch) and one ``sbatch`` run directly as alice.
 Prints p50 and p99 of each and their ratios, all from this one run. Targets: p50 at
-most 1.2x, p99 at most 1.5x. Every job it submits is cancelled at the end.
+most 1.2x, p99 at most 1.5x. Each submission waits a moment (``--pause``, random
+around 0.3 s) so the previous one's after-effects (its prolog, the portal's reading
+of the queue) do not land in the next measurement, on either side. Every job it
+submits is cancelled at the end.
 
     .venv/bin/python -m loadtests.bench_submit [--rounds 30]
 """
@@ -12,6 +15,7 @@ most 1.2x, p99 at most 1.5x. Every job it submits is cancelled at the end.
 from __future__ import annotations
 
 import argparse
+import random
 import re
 import statistics
 import subprocess
@@ -30,10 +34,20 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def settle(pause: float) -> None:
+    """A short random pause before each submission, so each is measured as a person
+    makes it: not while the cluster (and the portal's reading of it, and the prolog
+    of the job just before) is still busy with the previous one."""
+    time.sleep(random.uniform(pause * 0.5, pause * 1.5))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=30)
-    rounds = parser.parse_args().rounds
+    parser.add_argument(
+        "--pause", type=float, default=0.3, help="seconds between submissions (about)"
+    )
+    rounds, pause = parser.parse_args().rounds, parser.parse_args().pause
     portal_times: list[float] = []
     direct_times: list[float] = []
     jobs: list[str] = []
@@ -42,7 +56,9 @@ def main() -> None:
         try:
             with new_client() as client:
                 sign_in(client, URL, "alice")
-                for _ in range(rounds):
+                # Round 0 is a warm-up, reported apart: her first submission also
+                # starts her agent (once per person until it idles out).
+                for _ in range(rounds + 1):
                     form = client.get(URL + "/jobs/new").text
                     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
                     token = re.search(r'name="token" value="([^"]+)"', form)
@@ -58,11 +74,13 @@ def main() -> None:
                         "cpus_per_task": "1",
                         "memory_mb": "0",
                     }
+                    settle(pause)
                     started = time.perf_counter()
                     answer = client.post(URL + "/jobs/new", data=fields)
                     portal_times.append(time.perf_counter() - started)
                     assert answer.status_code == 303, answer.text[:300]
                     jobs.append(answer.headers["location"].rsplit("/", 1)[-1])
+                    settle(pause)
                     started = time.perf_counter()
                     direct = subprocess.run(
                         [
@@ -87,6 +105,11 @@ def main() -> None:
             subprocess.run(["scancel", *jobs], check=False)
             portal.terminate()
             portal.wait(10)
+    first_portal, first_direct = portal_times.pop(0), direct_times.pop(0)
+    print(
+        f"first submission (starts her agent): portal {first_portal * 1000:.1f} ms, "
+        f"direct {first_direct * 1000:.1f} ms"
+    )
     print(f"{'':>10}{'p50 (ms)':>10}{'p99 (ms)':>10}")
     for label, samples in (("direct", direct_times), ("portal", portal_times)):
         print(

@@ -42,10 +42,29 @@ class ClusterWatcher:
         self.log = logger
         self.latest: ClusterSnapshot | None = None
         self._wake = asyncio.Event()
+        self._due: float | None = None  # loop time of a reading already asked for
         self.listeners: list[Listener] = []
 
-    def poke(self) -> None:
-        """Read the cluster now (a job was submitted, a prolog hook fired...)."""
+    def poke(self, after: float = 0.0) -> None:
+        """Read the cluster now, or ``after`` seconds from now (a job was submitted, a
+        prolog hook fired...).
+
+        A poke while a later reading is already due within ``after``'s few hundredths
+        of a second joins it: a job submitted through the portal starts at once, and
+        its prolog's poke would otherwise read the queue while the person still waits
+        for their answer, competing with it for the CPU.
+        """
+        loop = asyncio.get_running_loop()
+        if self._due is not None and loop.time() < self._due:
+            return
+        if after > 0:
+            self._due = loop.time() + after
+            loop.call_later(after, self._wake_now)
+        else:
+            self._wake.set()
+
+    def _wake_now(self) -> None:
+        self._due = None
         self._wake.set()
 
     async def run(self) -> None:

@@ -93,6 +93,7 @@ def running_portal(workdir: Path, port: int = TEST_PORT, **extra_env: str) -> It
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(10)
 
 
 def start_portal_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -112,6 +113,7 @@ def start_portal_process(env: dict[str, str], log: Path) -> subprocess.Popen[byt
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            process.wait(10)
             raise RuntimeError("the portal did not start:\n" + log.read_text()[-3000:])
         time.sleep(0.2)
     return process

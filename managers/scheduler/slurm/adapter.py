@@ -10,6 +10,7 @@ import asyncio
 import json
 import pwd
 import re
+from collections import OrderedDict
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -21,11 +22,16 @@ from managers.scheduler.slurm import parse, parse_history
 from managers.scheduler.slurm.commands import run
 from managers.scheduler.states import JobState
 
+FINISHED_KEPT = 4096
+
 
 class SlurmAdapter(SchedulerAdapter):
     def __init__(self, bin_dir: str = "/usr/bin", timeout: float = 20.0) -> None:
         self.bin_dir = bin_dir
         self.timeout = timeout
+        # Accounting's record of a finished job never changes: kept, so reopening an
+        # old job's page asks Slurm nothing. Bounded, oldest out.
+        self._finished: OrderedDict[str, Job] = OrderedDict()
 
     async def _json(self, argv: list[str]) -> dict[str, Any]:
         output = await run(self.bin_dir, argv, self.timeout)
@@ -111,6 +117,9 @@ class SlurmAdapter(SchedulerAdapter):
         base = job_id.split("_", 1)[0]
         if not base.replace("_", "").isdigit():
             return None
+        if job_id in self._finished:
+            self._finished.move_to_end(job_id)
+            return self._finished[job_id]
         queued: Job | None = None
         try:
             for job in parse.jobs(await self._json(["squeue", "--json", "--jobs", base])):
@@ -123,7 +132,17 @@ class SlurmAdapter(SchedulerAdapter):
         for line in (await self._accounting(job_id)).splitlines():
             remembered = parse.accounting_job(line)
             if remembered is not None and remembered.job_id == job_id:
-                return remembered  # finished: accounting knows the exit code and who
+                # finished: accounting knows the exit code and who
+                # (only once complete: slurmdbd fills a record in a few steps)
+                if (
+                    remembered.state not in ACTIVE_JOB_STATES
+                    and remembered.ended_at is not None
+                    and remembered.workdir
+                ):
+                    self._finished[job_id] = remembered
+                    if len(self._finished) > FINISHED_KEPT:
+                        self._finished.popitem(last=False)
+                return remembered
         return queued
 
     async def history(
