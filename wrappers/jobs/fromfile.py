@@ -12,33 +12,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.security.sessions import Identity, session_of
-from app.verbs import VerbError, VerbGate
+from app.verbs import VerbError
 from app.web.templating import render
 from wrappers.jobs import prefill
 from wrappers.jobs.pages import FORM_DEFAULTS, _form_page
+from wrappers.request import verb_gate, viewer
 
 SCRIPT_ENDINGS = (".sh", ".sbatch", ".slurm", ".job", ".bash")
 MAX_LISTED = 50
 
 
-def _who(request: Request) -> Identity:
-    identity = session_of(request.scope).identity
-    assert identity is not None  # the sign-in guard runs first
-    return identity
-
-
-def _verbs(request: Request) -> VerbGate:
-    gate: VerbGate = request.app.state.verbs
-    return gate
-
-
 async def _scripts_at_home(request: Request) -> list[str]:
     """Her home folder's script files by name, to pick from (there is no file browser
     yet); an unreadable home folder just lists nothing."""
-    home = f"/home/{_who(request).unix_name}"
+    home = f"/home/{viewer(request).unix_name}"
     try:
-        listing = await _verbs(request).call(_who(request), "files.list", path=home)
+        listing = await verb_gate(request).call(viewer(request), "files.list", path=home)
     except VerbError:
         return []
     names = [
@@ -56,7 +45,7 @@ async def from_file(request: Request) -> Response:
     if typed is not None:
         try:
             start = await prefill.from_file(
-                _verbs(request), _who(request), typed[:4096], FORM_DEFAULTS
+                verb_gate(request), viewer(request), typed[:4096], FORM_DEFAULTS
             )
         except prefill.FileProblem as problem:
             return await _choose(request, typed[:4096], str(problem), 400)
@@ -75,7 +64,7 @@ async def _choose(request: Request, typed: str, problem: str, status: int = 200)
             "typed": typed,
             "problem": problem,
             "scripts": await _scripts_at_home(request),
-            "home": f"/home/{_who(request).unix_name}",
+            "home": f"/home/{viewer(request).unix_name}",
         },
         status_code=status,
     )

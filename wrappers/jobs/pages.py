@@ -11,12 +11,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from app.auth.next_url import safe_next
-from app.security.sessions import Identity, session_of
-from app.verbs import VerbError, VerbGate, VerbInvalid
+from app.verbs import VerbError, VerbInvalid
 from app.web.project_jobs import project_access
 from app.web.templating import message_page, render
 from managers.scheduler.models import ACTIVE_JOB_STATES
 from wrappers.jobs import prefill
+from wrappers.request import verb_gate, viewer
 
 # Only the end of an output file is read and sent (the file may be gigabytes long).
 TAIL_BYTES = 64 * 1024
@@ -43,27 +43,16 @@ FORM_DEFAULTS: dict[str, Any] = {
 NUMBERS = ("time_minutes", "nodes", "ntasks", "cpus_per_task", "memory_mb")
 
 
-def _who(request: Request) -> Identity:
-    identity = session_of(request.scope).identity
-    assert identity is not None  # the sign-in guard runs first
-    return identity
-
-
-def _verbs(request: Request) -> VerbGate:
-    gate: VerbGate = request.app.state.verbs
-    return gate
-
-
 async def _my_jobs(request: Request) -> list[Any]:
-    view = await _verbs(request).call(_who(request), "cluster.snapshot")
+    view = await verb_gate(request).call(viewer(request), "cluster.snapshot")
     return list(view.snapshot.jobs) if view.snapshot else []
 
 
 async def job_list(request: Request) -> Response:
-    identity = _who(request)
+    identity = viewer(request)
     shared = {}
     for project in await project_access(request, identity):
-        view = await _verbs(request).call(identity, "jobs.project", project=project)
+        view = await verb_gate(request).call(identity, "jobs.project", project=project)
         shared[project] = [job for job in view.jobs if job.user != identity.unix_name]
     return render(
         request,
@@ -81,7 +70,7 @@ async def _form_page(
     notice: str = "",
     notes: list[str] | None = None,
 ) -> Response:
-    view = await _verbs(request).call(_who(request), "cluster.snapshot")
+    view = await verb_gate(request).call(viewer(request), "cluster.snapshot")
     return render(
         request,
         "jobs/new.html",
@@ -107,11 +96,11 @@ async def new_job_form(request: Request) -> Response:
     start = prefill.Start(dict(FORM_DEFAULTS))
     if "template" in request.query_params:
         start = await prefill.from_template(
-            _verbs(request), _who(request), request.query_params["template"], FORM_DEFAULTS
+            verb_gate(request), viewer(request), request.query_params["template"], FORM_DEFAULTS
         )
     elif "resubmit" in request.query_params:
         start = await prefill.from_job(
-            _verbs(request), _who(request), request.query_params["resubmit"], FORM_DEFAULTS
+            verb_gate(request), viewer(request), request.query_params["resubmit"], FORM_DEFAULTS
         )
     return await _form_page(
         request, start.form, start.fields, start.error, notice=start.notice, notes=start.notes
@@ -132,7 +121,7 @@ async def submit(request: Request) -> Response:
     if fields:
         return await _form_page(request, form, fields, "Please check the highlighted fields.", 400)
     try:
-        submitted = await _verbs(request).call(_who(request), "jobs.submit", **arguments)
+        submitted = await verb_gate(request).call(viewer(request), "jobs.submit", **arguments)
     except VerbInvalid as error:
         return await _form_page(request, form, error.fields, error.message, 400)
     except VerbError as error:
@@ -144,8 +133,8 @@ async def _job(request: Request) -> Any:
     """The job if the viewer may see it (policy decides: its owner, and whoever the
     site lets see a project's jobs), else None: not found and not allowed look alike."""
     try:
-        view = await _verbs(request).call(
-            _who(request), "jobs.show", job_id=request.path_params["job_id"]
+        view = await verb_gate(request).call(
+            viewer(request), "jobs.show", job_id=request.path_params["job_id"]
         )
     except VerbError:
         return None
@@ -169,10 +158,10 @@ async def job_page(request: Request) -> Response:
     if job is None:
         return _not_found(request)
     output, errors = await _tails(request, job)
-    identity = _who(request)
+    identity = viewer(request)
     # Buttons only for whoever may use them (the owner; a project admin); the call is
     # checked again when pressed.
-    may_act = job.user == identity.unix_name or await _verbs(request).allowed(
+    may_act = job.user == identity.unix_name or await verb_gate(request).allowed(
         identity, "jobs.cancel", job_id=job.job_id
     )
     return render(
@@ -211,7 +200,7 @@ async def _tail(request: Request, path: str) -> str | None:
     if not path:
         return None
     try:
-        opened = await _verbs(request).call(_who(request), "files.read", path=path)
+        opened = await verb_gate(request).call(viewer(request), "files.read", path=path)
     except VerbError:
         return None
     text, cut = opened.tail(TAIL_BYTES)
@@ -231,7 +220,7 @@ async def act(request: Request) -> Response:
     asked = str((await request.form()).get("back", ""))
     back = safe_next(asked) if asked else f"/jobs/{job_id}"
     try:
-        await _verbs(request).call(_who(request), verb, job_id=job_id)
+        await verb_gate(request).call(viewer(request), verb, job_id=job_id)
     except VerbError as error:
         return message_page(
             request,

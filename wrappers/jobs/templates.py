@@ -16,11 +16,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.auth.profile import viewer_profile
-from app.security.sessions import Identity, session_of
-from app.verbs import VerbError, VerbGate, VerbInvalid
+from app.verbs import VerbError, VerbInvalid
 from app.web.templating import message_page, render
 from wrappers.jobs import prefill
 from wrappers.jobs.pages import FORM_DEFAULTS, NUMBERS
+from wrappers.request import verb_gate, viewer
 
 # The template form's own fields; the job's come from the submission form's defaults.
 JOB_KEYS = tuple(key for key in FORM_DEFAULTS if key != "mail_on_end")
@@ -38,17 +38,6 @@ SCOPE_WORDS = {
 }
 
 
-def _who(request: Request) -> Identity:
-    identity = session_of(request.scope).identity
-    assert identity is not None  # the sign-in guard runs first
-    return identity
-
-
-def _verbs(request: Request) -> VerbGate:
-    gate: VerbGate = request.app.state.verbs
-    return gate
-
-
 def share_of(scope: str, project: str) -> str:
     """The form's one "who can use it" choice: personal, project:<name> or site."""
     return f"project:{project}" if scope == "project" else scope
@@ -59,9 +48,9 @@ def scope_words(scope: str, project: str) -> str:
 
 
 async def template_list(request: Request) -> Response:
-    identity = _who(request)
+    identity = viewer(request)
     try:
-        listed = await _verbs(request).call(identity, "templates.list")
+        listed = await verb_gate(request).call(identity, "templates.list")
     except VerbError as error:
         return _problem(request, error.message, error.status)
     groups: dict[str, list[Any]] = {"personal": [], "site": []}
@@ -105,7 +94,7 @@ async def _form(
     """The template form. ``place`` is set when editing: where the template lives
     cannot be changed there (copy it instead)."""
     profile = await viewer_profile(request)
-    view = await _verbs(request).call(_who(request), "cluster.snapshot")
+    view = await verb_gate(request).call(viewer(request), "cluster.snapshot")
     return render(
         request,
         "jobs/template_form.html",
@@ -128,7 +117,7 @@ async def _form(
 async def new_template(request: Request) -> Response:
     """Blank, a copy of a template (``?copy=<id>``), or an earlier job's settings and
     script (``?job=<job id>``, the "Save as template" button on a job's page)."""
-    identity, gate, query = _who(request), _verbs(request), request.query_params
+    identity, gate, query = viewer(request), verb_gate(request), request.query_params
     form = dict(TEMPLATE_DEFAULTS)
     if "copy" in query:
         try:
@@ -170,7 +159,9 @@ async def draft(request: Request) -> Response:
 async def edit(request: Request) -> Response:
     template_id = request.path_params["template_id"]
     try:
-        view = await _verbs(request).call(_who(request), "templates.show", template_id=template_id)
+        view = await verb_gate(request).call(
+            viewer(request), "templates.show", template_id=template_id
+        )
     except VerbError:
         return _not_found(request)
     if not view.can_write:
@@ -209,7 +200,7 @@ async def save(request: Request) -> Response:
     if fields:
         return await _form(request, form, fields, "Please check the highlighted fields.", 400)
     try:
-        view = await _verbs(request).call(_who(request), "templates.save", **arguments)
+        view = await verb_gate(request).call(viewer(request), "templates.save", **arguments)
     except VerbInvalid as error:
         fields = {
             ("share" if key in ("scope", "project") else key): message
@@ -225,7 +216,7 @@ async def save(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     template_id = request.path_params["template_id"]
     try:
-        await _verbs(request).call(_who(request), "templates.delete", template_id=template_id)
+        await verb_gate(request).call(viewer(request), "templates.delete", template_id=template_id)
     except VerbError as error:
         return _problem(request, error.message, error.status)
     return RedirectResponse("/jobs/templates?deleted=1", 303)

@@ -6,22 +6,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from app.security.sessions import Identity, session_of
-from app.verbs import VerbError, VerbGate
+from app.verbs import VerbError
 from app.web.templating import message_page, render
+from wrappers.request import verb_gate, viewer
 
 PAGE_SIZE = 100
-
-
-def _who(request: Request) -> Identity:
-    identity = session_of(request.scope).identity
-    assert identity is not None  # the sign-in guard runs first
-    return identity
-
-
-def _verbs(request: Request) -> VerbGate:
-    gate: VerbGate = request.app.state.verbs
-    return gate
 
 
 def _trouble(request: Request, error: VerbError) -> Response:
@@ -38,7 +27,9 @@ def _trouble(request: Request, error: VerbError) -> Response:
 
 async def notifications_page(request: Request) -> Response:
     try:
-        listing = await _verbs(request).call(_who(request), "notifications.list", limit=PAGE_SIZE)
+        listing = await verb_gate(request).call(
+            viewer(request), "notifications.list", limit=PAGE_SIZE
+        )
     except VerbError as error:
         return _trouble(request, error)
     return render(
@@ -55,7 +46,7 @@ async def notifications_page(request: Request) -> Response:
 async def bell(request: Request) -> Response:
     """Just the bell, with the unseen count: the page asks for it when it loads."""
     try:
-        listing = await _verbs(request).call(_who(request), "notifications.list", limit=0)
+        listing = await verb_gate(request).call(viewer(request), "notifications.list", limit=0)
         unseen = listing.unseen
     except VerbError:
         unseen = 0  # a bell without a number beats an error in the navigation bar
@@ -66,8 +57,8 @@ async def bell(request: Request) -> Response:
 async def open_one(request: Request) -> Response:
     """Mark it seen and go where it points (the job's page)."""
     try:
-        opened = await _verbs(request).call(
-            _who(request), "notifications.open", id=request.path_params["id"]
+        opened = await verb_gate(request).call(
+            viewer(request), "notifications.open", id=request.path_params["id"]
         )
     except VerbError as error:
         return _trouble(request, error)
@@ -79,7 +70,7 @@ async def open_one(request: Request) -> Response:
 
 async def mark_all_seen(request: Request) -> Response:
     try:
-        await _verbs(request).call(_who(request), "notifications.mark_seen")
+        await verb_gate(request).call(viewer(request), "notifications.mark_seen")
     except VerbError as error:
         return _trouble(request, error)
     return RedirectResponse("/notifications", status_code=303)

@@ -1,0 +1,24 @@
+"""What every tool's page needs from a request: who is asking, and the verb gate.
+
+Tools reach managers only through verbs (see DESIGN.md); these two helpers are the
+whole of what a page takes from the app besides rendering.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+
+from app.security.sessions import Identity, session_of
+from app.verbs import VerbGate
+
+
+def viewer(request: HTTPConnection) -> Identity:
+    """The signed-in person (the sign-in guard runs before any tool page)."""
+    identity = session_of(request.scope).identity
+    assert identity is not None, "tool pages are private: the sign-in guard runs first"
+    return identity
+
+
+def verb_gate(request: HTTPConnection) -> VerbGate:
+    gate: VerbGate = request.app.state.verbs
+    return gate
