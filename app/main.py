@@ -34,8 +34,9 @@ from app.security.headers import SecurityHeadersMiddleware
 from app.security.ratelimit import LoginRateLimiter
 from app.security.sessions import SessionMiddleware, SessionStore
 from app.settings import Settings
+from app.shares import ShareStore
 from app.verbs import Services, VerbGate
-from app.web import admin_sessions
+from app.web import admin_sessions, public_links
 from app.web.dashboard import dashboard
 from app.web.templating import build_templates, message_page
 from app.web.vendor import vendor_file
@@ -46,6 +47,7 @@ from managers.agent.tls import client_context
 from managers.cluster_watcher import ClusterWatcher
 from managers.hook_events import HookEvents
 from managers.scheduler.slurm import SlurmAdapter
+from wrappers import files as files_tool
 from wrappers import jobs as jobs_tool
 from wrappers import notifications as notifications_tool
 
@@ -174,6 +176,7 @@ def create_app(settings: Settings) -> Starlette:
                     store,
                     notifier=notifier,
                     templates=templates,
+                    shares=app.state.shares,
                 ),
                 app.state.auditor,
                 recent_sign_in_seconds=settings.admin_recent_login_minutes * 60,
@@ -204,7 +207,9 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/ws", live),
         *auth_routes.routes,
         *admin_sessions.routes,
+        *public_links.routes,
         *jobs_tool.routes,
+        *files_tool.routes,
         *notifications_tool.routes,
     ]
     middleware = [
@@ -231,4 +236,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.watcher = watcher
     app.state.oidc = OIDCClient(settings.oidc, settings.public_url + "/auth/callback")
     app.state.login_limiter = LoginRateLimiter(settings.login_attempts_per_minute)
+    app.state.shares = ShareStore(db_sessions)
+    # Password guesses on public links, per client address.
+    app.state.link_limiter = LoginRateLimiter(10)
     return app

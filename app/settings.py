@@ -88,6 +88,16 @@ class AgentSettings(BaseModel):
     tls_ca: str = ""
 
 
+class FileSettings(BaseModel):
+    """The file manager's transfers."""
+
+    # The largest file one upload may bring; larger ones are refused before any byte.
+    max_upload_bytes: int = Field(default=50 * 1024**3, ge=0)
+    # Size of the checked pieces the browser sends (each with its SHA-256); a dropped
+    # connection costs at most one piece. Also the most a piece may be.
+    chunk_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+
+
 class Settings(BaseSettings):
     """Everything the portal can be told. Documented key by key in the README."""
 
@@ -113,6 +123,9 @@ class Settings(BaseSettings):
     project_groups_exclude: list[str] = ["users", "onestop-admins"]
     # Members of a project may look at (not cancel) each other's jobs in it.
     project_job_view: bool = False
+    # Each project group's shared folder, shown in the file manager ("{project}" is
+    # the group's name); a project without such a folder simply shows none.
+    project_folder: str = "/srv/projects/{project}"
     login_attempts_per_minute: int = 20
     log_level: str = "INFO"
     log_json: bool = True
@@ -120,6 +133,7 @@ class Settings(BaseSettings):
     slurm: SlurmSettings = SlurmSettings()
     agents: AgentSettings = AgentSettings()
     mail: MailSettings = MailSettings()
+    files: FileSettings = FileSettings()
 
     @field_validator("public_url")
     @classmethod

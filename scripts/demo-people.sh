@@ -61,6 +61,12 @@ ensure_user bob 2002 chem
 ensure_user carol 2003 physics
 ensure_user erin 2004 onestop-admins
 
+# Each project group's shared folder (the file manager's "project folders"): the
+# group owns it, new files inherit the group (setgid), strangers see nothing.
+for project in chem physics; do
+    install -d -m 2770 -o root -g "$project" "/srv/projects/$project"
+done
+
 if getent passwd mallory >/dev/null; then
     userdel -r mallory 2>/dev/null || userdel mallory
     echo "demo-people.sh: removed user mallory"

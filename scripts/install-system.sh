@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages Onestop needs on a development or CI machine:
 # Slurm (controller, compute daemon, accounting daemon, client commands and the
 # plugins they load), munge, MariaDB for slurmdbd, acl for file sharing, chromium
-# for the browser tests, and the Python build pieces. Node.js/npm are assumed.
+# for the browser tests, nginx for the transfer benchmark (it starts its own on a
+# loopback port; the system service is never used), and the Python build pieces.
+# Node.js/npm are assumed.
 #
 # Idempotent and quick when everything is installed (no apt work at all).
 # Services are NOT started by the packages: `python -m devcluster up` (or
@@ -16,6 +18,7 @@ PACKAGES=(
     mariadb-server mariadb-client
     acl sudo procps psmisc curl make ca-certificates
     chromium fonts-liberation
+    nginx-light
     python3-venv python3-dev
 )
 

@@ -3,6 +3,9 @@
 from app.verbs import (  # noqa: F401 - registers verbs
     cluster,
     files,
+    files_manage,
+    files_share,
+    files_transfer,
     history,
     jobs,
     notifications,

@@ -47,6 +47,9 @@ class Verb:
     # Argument fields naming further objects that are only read (a copy's source):
     # policy must allow "read" on each of them too.
     reads: tuple[str, ...] = ()
+    # Argument fields naming further objects that are changed too (a move's source):
+    # policy must allow the verb's own action on each of them.
+    writes: tuple[str, ...] = ()
     # Verbs that change the queue: the cluster is read again before the call returns,
     # so the next page (and every live view) already shows the change.
     refreshes_cluster: bool = False

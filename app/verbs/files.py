@@ -4,6 +4,7 @@ person's agent then does it as them, and the kernel has the last word."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -29,6 +30,8 @@ class WriteArgs(PathArgs):
 class CopyArgs(BaseModel):
     path: str = Field(min_length=1, max_length=4096)
     destination: str = Field(min_length=1, max_length=4096)
+    # When the destination's name is taken: say so, "name (2)", or trash the old one.
+    on_conflict: Literal["fail", "keep-both", "replace"] = "fail"
 
 
 class Entry(BaseModel):
@@ -102,6 +105,32 @@ class OpenFile(BaseModel):
         finally:
             os.close(self.fd)
         return data.decode("utf-8", errors="replace"), size > limit
+
+    def head(self, limit: int) -> tuple[bytes, int]:
+        """The first ``limit`` bytes and the file's whole size, and the file closed."""
+        try:
+            size = os.fstat(self.fd).st_size
+            chunks, left = [], limit
+            while left > 0:
+                chunk = os.read(self.fd, min(left, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+        finally:
+            os.close(self.fd)
+        return b"".join(chunks), size
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
+        """The whole file in pieces (for a streamed response), closed at the end."""
+        try:
+            while chunk := os.read(self.fd, size):
+                yield chunk
+        finally:
+            os.close(self.fd)
 
 
 async def the_path(args: Any, identity: Identity, services: Any) -> str:

@@ -18,6 +18,7 @@ from app.logs import get_logger
 from app.notify import Notifier
 from app.policy import PolicyEnforcer, PolicyInputError, canonical_object
 from app.security.sessions import Identity, SessionStore
+from app.shares import ShareStore
 from app.verbs.catalog import CATALOG, Verb
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
 from managers.agent.client import AgentClient, AgentUnavailable
@@ -46,6 +47,8 @@ class Services:
     # The job composer's saved jobs (app/job_templates.py); None where a caller has
     # no database for them, and the template verbs then say so.
     templates: TemplateStore | None = None
+    # File shares and public links (app/shares.py); None: the sharing verbs say so.
+    shares: ShareStore | None = None
 
 
 class VerbGate:
@@ -86,10 +89,12 @@ class VerbGate:
             await self._audit(identity, verb, obj, "invalid", 0.0, reason=str(error))
             raise VerbInvalid(str(error), "invalid-object") from error
         if allowed:
-            for field in verb.reads:  # e.g. the source of a copy: it is read, not written
+            extra = [(field, "read") for field in verb.reads]  # a copy's source is read
+            extra += [(field, verb.action) for field in verb.writes]  # a move's is changed
+            for field, action in extra:
                 source = canonical_object(verb.kind, getattr(args, field))
                 if not await self.services.policy.enforce(
-                    identity.unix_name, domain, source, "read"
+                    identity.unix_name, domain, source, action
                 ):
                     obj, allowed = f"{obj} from {source}", False
         if not allowed:

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from managers.agent import protocol
+from managers.agent import background, protocol
 from managers.agent.operations import OPERATIONS
 from managers.errors import OperationError
 
@@ -62,7 +62,9 @@ class AgentServer:
             except TimeoutError:
                 with self.lock:
                     idle = time.monotonic() - self.last_activity
-                    self.closing = self.busy == 0 and idle > self.idle_seconds
+                    self.closing = (
+                        self.busy == 0 and not background.busy() and idle > self.idle_seconds
+                    )
                 if self.closing:
                     log("agent.idle_exit", idle_seconds=round(idle, 1))
                     time.sleep(0.2)  # let handlers tell late requests we are closing

@@ -43,6 +43,8 @@ ALL_TABLES = {
     "job_templates",
     "notifications",
     "job_watches",
+    "file_shares",
+    "public_links",
 }
 
 

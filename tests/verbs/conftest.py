@@ -18,6 +18,7 @@ from app.notify import Mailer, NotificationStore, Notifier
 from app.policy import load_policy
 from app.security.sessions import Identity, SessionStore
 from app.settings import load_settings
+from app.shares import ShareStore
 from app.verbs import Services, VerbGate
 from managers.agent.client import AgentClient
 from managers.cluster_watcher import ClusterWatcher
@@ -71,6 +72,7 @@ async def harness(
         watcher,
         SessionStore(database, settings),
         templates=TemplateStore(database),
+        shares=ShareStore(database),
         notifier=Notifier(
             NotificationStore(database),
             scheduler,

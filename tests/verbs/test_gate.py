@@ -27,6 +27,52 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
         {"path": "/home/{who}/gate-sample.txt", "destination": "/home/{who}/gate-{n}.txt"},
         "user",
     ),
+    # The file manager (app/verbs/files_manage.py); samples that change nothing of
+    # note or make only gate-*.txt files, which the walk removes.
+    "files.page": ({"path": "/home/{who}", "limit": 5}, "user"),
+    "files.mkdir": ({"path": "/home/{who}"}, "user"),
+    "files.create": ({"path": "/home/{who}/gate-{n}.txt"}, "user"),
+    "files.move": (
+        {"path": "/home/{who}/gate-none-{n}.txt", "destination": "/home/{who}/gate-{n}.txt"},
+        "user",
+    ),
+    "files.trash": ({"path": "/home/{who}/gate-none.txt"}, "user"),
+    "files.trash_list": ({}, "user"),
+    "files.restore": ({"path": "/home/{who}/gate-sample.txt"}, "user"),
+    "files.purge": ({"path": "/home/{who}/gate-sample.txt"}, "user"),
+    "files.trash_empty": ({}, "user"),
+    "files.save": ({"path": "/home/{who}/gate-{n}.txt", "content": "x"}, "user"),
+    "files.usage": ({"path": "/home/{who}/gate-sample.txt", "seconds": 0.2}, "user"),
+    "files.permissions": ({"path": "/home/{who}"}, "user"),
+    "files.chmod": ({"path": "/home/{who}/gate-sample.txt", "mode": 0o640}, "user"),
+    # Shares leave ACL entries behind on her home, so the sample names nobody real.
+    "files.share": (
+        {"path": "/home/{who}/gate-sample.txt", "grantee_kind": "user", "grantee": "nobody9"},
+        "user",
+    ),
+    "files.unshare": ({"share_id": 999999}, "user"),
+    "files.shares": ({}, "user"),
+    "files.publish": ({"path": "/home/{who}/gate-sample.txt"}, "user"),
+    "files.unpublish": ({"link_id": 999999}, "user"),
+    # Transfers (app/verbs/files_transfer.py): the upload samples find nothing to work
+    # on or a taken name, so no hidden part file is left behind.
+    "files.upload_start": (
+        {
+            "path": "/home/{who}",
+            "name": "gate-sample.txt",
+            "token": "0" * 32,
+            "length": 1,
+            "conflict": "fail",
+        },
+        "user",
+    ),
+    "files.upload_open": ({"path": "/home/{who}", "name": "x", "token": "0" * 32}, "user"),
+    "files.upload_finish": (
+        {"path": "/home/{who}", "name": "x", "token": "0" * 32, "length": 1},
+        "user",
+    ),
+    "files.upload_cancel": ({"path": "/home/{who}", "name": "x", "token": "0" * 32}, "user"),
+    "files.zip": ({"path": "/home/{who}", "names": ["gate-sample.txt"]}, "user"),
     "jobs.submit": ({"script": "#!/bin/bash\nsleep 20\n", "name": "gate"}, "user"),
     "jobs.cancel": ({"job_id": "{job}"}, "user"),
     "jobs.hold": ({"job_id": "{job}"}, "user"),
