@@ -35,6 +35,8 @@ ALLOWED = {
     "app/cli.py": "the command line: launcher, gateway, server",
     "app/verbs/gate.py": "the gate itself dispatches to agents and managers",
     "app/verbs/files.py": "reads the descriptor an agent handed over (files.read)",
+    "app/verbs/descriptors.py": "reads and writes descriptors agents handed over (transfers)",
+    "app/verbs/files_transfer.py": "the upload-name rule is the agent's own (one definition)",
     "app/db.py": "creates the SQLite file's folder",
     "app/settings.py": "finds the configuration file",
     "app/policy/defaults.py": "reads the default policy shipped with the code",

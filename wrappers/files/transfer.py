@@ -25,7 +25,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import posixpath
 import pwd
 import re
@@ -48,7 +47,7 @@ from starlette.routing import BaseRoute, Route
 from app.logs import get_logger
 from app.security.sessions import Identity, session_of
 from app.settings import FileSettings
-from app.verbs import VerbError, VerbGate
+from app.verbs import VerbError, VerbGate, descriptors
 from app.web.templating import message_page, render
 
 log = get_logger("onestop.files.transfer")
@@ -145,7 +144,7 @@ async def download(request: Request) -> Response:
         return _trouble(request, error)
     fd: int = opened.fd
     try:
-        info = os.fstat(fd)
+        info = descriptors.info(fd)
         name = posixpath.basename(posixpath.normpath(path)) or "download"
         headers = _download_headers(name)
         headers["accept-ranges"] = "bytes"
@@ -159,7 +158,7 @@ async def download(request: Request) -> Response:
         start, end, status = 0, size, 200
         wanted = _range(request, size, etag, modified)
         if isinstance(wanted, str):  # "unsatisfiable"
-            os.close(fd)
+            descriptors.close(fd)
             headers["content-range"] = f"bytes */{size}"
             return Response(status_code=416, headers=headers)
         if wanted is not None:
@@ -168,11 +167,11 @@ async def download(request: Request) -> Response:
             headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
         headers["content-length"] = str(end - start)
         if request.method == "HEAD":
-            os.close(fd)
+            descriptors.close(fd)
             return Response(status_code=status, headers=headers, media_type=None)
         return _stream(fd, start, end, status, headers, "application/octet-stream", request)
     except BaseException:
-        os.close(fd)
+        descriptors.close(fd)
         raise
 
 
@@ -239,7 +238,7 @@ class _Descriptor:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            os.close(self.fd)
+            descriptors.close(self.fd)
 
 
 async def _chunks(
@@ -255,9 +254,9 @@ async def _chunks(
         while end is None or position < end:
             want = READ_SIZE if end is None else min(READ_SIZE, end - position)
             if end is None:
-                data = await asyncio.to_thread(os.read, fd, want)
+                data = await descriptors.read(fd, want, None)
             else:
-                data = await asyncio.to_thread(os.pread, fd, want, position)
+                data = await descriptors.read(fd, want, position)
             if not data:
                 break
             position += len(data)
@@ -452,9 +451,9 @@ async def upload_state(request: Request) -> Response:
     except VerbError as error:
         return _verb_refusal(error)
     try:
-        size = os.fstat(opened.fd).st_size
+        size = descriptors.info(opened.fd).st_size
     finally:
-        os.close(opened.fd)
+        descriptors.close(opened.fd)
     return _plain(
         "",
         200,
@@ -521,7 +520,7 @@ async def append(request: Request) -> Response:
             return _verb_refusal(error)
         fd: int = opened.fd
         try:
-            size = os.fstat(fd).st_size
+            size = descriptors.info(fd).st_size
             committed = _committed(size, upload.length, _settings(request).chunk_bytes)
             if offset not in (size, committed):
                 return _plain(
@@ -540,7 +539,7 @@ async def append(request: Request) -> Response:
                 words = "The disk is full" if error.errno in (28, 122) else "Writing failed"
                 return _plain(f"{words}; the upload stopped at {offset} bytes.", 507)
         finally:
-            os.close(fd)
+            descriptors.close(fd)
     offset += written
     if offset < upload.length:
         return _plain("", 204, upload_offset=str(offset))
@@ -602,7 +601,9 @@ async def _receive_into(
                 keep = 1 if hasher is not None else 0  # the held-back last byte
                 batch = joined[: len(joined) - keep]
                 pending, pending_size = [bytes(joined[len(joined) - keep :])], keep
-                busy.append(loop.run_in_executor(writing, _pwrite_all, fd, [batch], position))
+                busy.append(
+                    loop.run_in_executor(writing, descriptors.write_all, fd, [batch], position)
+                )
                 if hasher is not None:
                     busy.append(loop.run_in_executor(hashing, hasher.update, batch))
                 position += len(batch)
@@ -617,28 +618,13 @@ async def _receive_into(
     if hasher is not None:
         hasher.update(tail)
         if not secrets.compare_digest(hasher.digest(), expected or b""):
-            await asyncio.to_thread(os.ftruncate, fd, offset)
+            await descriptors.truncate(fd, offset)
             raise _PieceRefused(
                 "Checksum mismatch: this piece was damaged on the way; send it again.", 460
             )
     if tail:
-        await asyncio.to_thread(_pwrite_all, fd, [tail], position)
+        await asyncio.to_thread(descriptors.write_all, fd, [tail], position)
     return received
-
-
-def _pwrite_all(fd: int, buffers: list[bytes] | list[memoryview], offset: int) -> None:
-    """All of ``buffers`` at ``offset``; a short write (a full disk) raises."""
-    for start in range(0, len(buffers), 512):  # under IOV_MAX
-        group = buffers[start : start + 512]
-        total = sum(len(item) for item in group)
-        done = os.pwritev(fd, group, offset)
-        while done < total:  # rare: finish the rest plainly
-            rest = b"".join(group)[done:]
-            more = os.pwrite(fd, rest, offset + done)
-            if more == 0:
-                raise OSError(28, "No space left on device")
-            done += more
-        offset += total
 
 
 def _size(count: int) -> str:
