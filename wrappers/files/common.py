@@ -13,23 +13,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from app.auth.profile import viewer_profile
-from app.security.sessions import Identity, session_of
-from app.verbs import VerbError, VerbGate
+from app.verbs import VerbError
 from app.verbs.files_manage import home_of
 from app.web.templating import render
+from wrappers.request import verb_gate, viewer
 
 MAX_PATH = 4096
 
 
-def who(request: Request) -> Identity:
-    identity = session_of(request.scope).identity
-    assert identity is not None  # the sign-in guard runs first
-    return identity
-
-
-def verbs(request: Request) -> VerbGate:
-    gate: VerbGate = request.app.state.verbs
-    return gate
+# The file pages' short names for the two things every tool page takes from a request.
+who = viewer
+verbs = verb_gate
 
 
 def home(request: Request) -> str:

@@ -45,10 +45,10 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 from starlette.routing import BaseRoute, Route
 
 from app.logs import get_logger
-from app.security.sessions import Identity, session_of
 from app.settings import FileSettings
-from app.verbs import VerbError, VerbGate, descriptors
+from app.verbs import VerbError, descriptors
 from app.web.templating import message_page, render
+from wrappers.request import verb_gate, viewer
 
 log = get_logger("onestop.files.transfer")
 
@@ -75,17 +75,6 @@ class _Crc32:
 
 
 CHECKSUMS: dict[str, Any] = {"sha256": hashlib.sha256, "sha1": hashlib.sha1, "crc32": _Crc32}
-
-
-def _who(request: Request) -> Identity:
-    identity = session_of(request.scope).identity
-    assert identity is not None  # the sign-in guard runs first
-    return identity
-
-
-def _verbs(request: Request) -> VerbGate:
-    gate: VerbGate = request.app.state.verbs
-    return gate
 
 
 def _settings(request: Request) -> FileSettings:
@@ -137,7 +126,7 @@ async def download(request: Request) -> Response:
     """One file, with Range and If-Range so a browser can resume; a folder goes to zip."""
     path = request.query_params.get("path", "")
     try:
-        opened = await _verbs(request).call(_who(request), "files.read", path=path)
+        opened = await verb_gate(request).call(viewer(request), "files.read", path=path)
     except VerbError as error:
         if error.kind == "EISDIR":
             return RedirectResponse("/files/zip?" + urlencode({"path": path}), status_code=303)
@@ -297,7 +286,9 @@ async def zip_download(request: Request) -> Response:
         )
     folder = folders.pop()
     try:
-        opened = await _verbs(request).call(_who(request), "files.zip", path=folder, names=names)
+        opened = await verb_gate(request).call(
+            viewer(request), "files.zip", path=folder, names=names
+        )
     except VerbError as error:
         return _trouble(request, error)
     title = names[0] if len(names) == 1 else posixpath.basename(folder) or "files"
@@ -420,7 +411,7 @@ async def create_upload(request: Request) -> Response:
             413,
         )
     upload = Upload(folder, name, secrets.token_hex(16), length, conflict)
-    gate, who = _verbs(request), _who(request)
+    gate, who = verb_gate(request), viewer(request)
     try:
         await gate.call(
             who, "files.upload_start", **upload.where(), length=length, conflict=conflict
@@ -447,7 +438,9 @@ async def upload_state(request: Request) -> Response:
     if upload is None:
         return _plain("There is no such upload.", 404)
     try:
-        opened = await _verbs(request).call(_who(request), "files.upload_open", **upload.where())
+        opened = await verb_gate(request).call(
+            viewer(request), "files.upload_open", **upload.where()
+        )
     except VerbError as error:
         return _verb_refusal(error)
     try:
@@ -468,7 +461,7 @@ async def cancel_upload(request: Request) -> Response:
     if upload is None:
         return _plain("There is no such upload.", 404)
     try:
-        await _verbs(request).call(_who(request), "files.upload_cancel", **upload.where())
+        await verb_gate(request).call(viewer(request), "files.upload_cancel", **upload.where())
     except VerbError as error:
         return _verb_refusal(error)
     return _plain("", 204)
@@ -511,7 +504,7 @@ async def append(request: Request) -> Response:
                 f"multiple of {chunk} bytes.",
                 413,
             )
-    gate, who = _verbs(request), _who(request)
+    gate, who = verb_gate(request), viewer(request)
     lock = _locks.setdefault(request.path_params["upload_id"], asyncio.Lock())
     async with lock:
         try:
@@ -641,7 +634,7 @@ def _size(count: int) -> str:
 
 async def upload_page(request: Request) -> Response:
     """The drop zone on a page of its own (the file browser shows the same partial)."""
-    who = _who(request)
+    who = viewer(request)
     folder = request.query_params.get("path") or pwd.getpwnam(who.unix_name).pw_dir
     files = _settings(request)
     return render(
