@@ -50,6 +50,7 @@ from managers.scheduler.slurm import SlurmAdapter
 from wrappers import files as files_tool
 from wrappers import jobs as jobs_tool
 from wrappers import notifications as notifications_tool
+from wrappers.files import live as files_live
 
 log = get_logger("onestop.app")
 
@@ -234,6 +235,8 @@ def create_app(settings: Settings) -> Starlette:
     app.state.auditor = Auditor(db_sessions)
     app.state.bus = bus
     app.state.watcher = watcher
+    # What pages may ask /ws to follow (a folder open in a tab: wrappers/files/live.py).
+    app.state.followers = {"watch": files_live.follow}
     app.state.oidc = OIDCClient(settings.oidc, settings.public_url + "/auth/callback")
     app.state.login_limiter = LoginRateLimiter(settings.login_attempts_per_minute)
     app.state.shares = ShareStore(db_sessions)

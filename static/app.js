@@ -55,6 +55,15 @@
     pre.scrollTop = pre.scrollHeight;
   });
 
+  // A live folder redraw (wrappers/files/live.py) is skipped while a row's menu is
+  // open, which it would close under her; the next change in the folder redraws it.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "listing" && target.querySelector("details[open]")) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
   // Forms that stop or pause something ask first: <form data-confirm="Cancel job 12?">.
   document.addEventListener("submit", function (event) {
     var form = event.target;

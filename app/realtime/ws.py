@@ -2,23 +2,35 @@
 
 Same shape as every WebSocket endpoint here: check, accept, then a receiver, a
 sender and a session watcher run together; when one ends, the others are cancelled.
+
+A page may also ask for something live of its own by sending a message (htmx
+``ws-send``): a tool registers a follower for the message's key in
+``app.state.followers`` (the files tool: ``watch``, a folder open in the tab), and
+the socket runs it until the page asks for something else or goes away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.logs import get_logger
 from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
 from app.realtime.fragments import current_events, render_event
-from app.security.sessions import session_of
+from app.security.sessions import Identity, session_of
 from app.web.project_jobs import project_access
 
 log = get_logger("onestop.ws")
 
 SESSION_CHECK_SECONDS = 10.0
+
+Send = Callable[[str], Awaitable[None]]
+# follower(websocket, viewer, message, send): sends fragments until cancelled.
+Follower = Callable[[WebSocket, Identity, dict[str, Any], Send], Coroutine[Any, Any, None]]
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
@@ -46,13 +58,40 @@ async def live(websocket: WebSocket) -> None:
     bus: EventBus = websocket.app.state.bus
     csrf = str(session_of(websocket.scope).data.get("csrf", ""))  # for forms in fragments
     templates = websocket.app.state.templates
+    sending = asyncio.Lock()  # the sender and a follower share one socket
+
+    async def send_text(text: str) -> None:
+        async with sending:
+            await websocket.send_text(text)
 
     async def receive() -> None:
+        followers: dict[str, Follower] = getattr(websocket.app.state, "followers", {})
+        following: tuple[str, asyncio.Task[None]] | None = None
         try:
             while True:
-                await websocket.receive_text()  # htmx may send form data; nothing to do yet
+                text = await websocket.receive_text()
+                try:
+                    message = json.loads(text) if len(text) <= 16384 else None
+                except ValueError:
+                    message = None
+                if not isinstance(message, dict):
+                    continue
+                message.pop("HEADERS", None)
+                key = next((key for key in message if key in followers), None)
+                if key is None:
+                    continue
+                asked = json.dumps(message, sort_keys=True)
+                if following is not None and following[0] == asked and not following[1].done():
+                    continue  # the same page asking again (its fragment reloaded)
+                if following is not None:
+                    following[1].cancel()
+                task = asyncio.create_task(followers[key](websocket, identity, message, send_text))
+                following = (asked, task)
         except WebSocketDisconnect:
             return
+        finally:
+            if following is not None:
+                following[1].cancel()
 
     async def send() -> None:
         # Projects whose jobs this viewer may see (decided once, by policy, per socket).
@@ -71,12 +110,12 @@ async def live(websocket: WebSocket) -> None:
                 for event in current_events(view.snapshot, identity.unix_name, shared):
                     fragment = render_event(templates, identity, event, csrf, projects)
                     if fragment is not None:
-                        await websocket.send_text(fragment)
+                        await send_text(fragment)
             cache = websocket.app.state.fragments
             async for event in events:
                 fragment = cache.render(templates, identity, event, csrf, projects)
                 if fragment is not None:
-                    await websocket.send_text(fragment)
+                    await send_text(fragment)
 
     async def watch_session() -> None:
         """A revoked or expired session stops receiving anything within seconds."""

@@ -155,6 +155,19 @@ class Usage(BaseModel):
     quota_limit: int | None = None
 
 
+class WatchArgs(PathArgs):
+    # Well under the agent client's timeout (60 s): the wait is an ordinary call.
+    seconds: float = Field(default=25.0, ge=0.1, le=30.0)
+    since: int = Field(default=0, ge=0)
+
+
+class Watched(BaseModel):
+    """Whether the folder changed during the wait; ``version`` goes back as ``since``."""
+
+    changed: bool
+    version: int
+
+
 def home_of(unix_name: str) -> str:
     """Her home folder from the passwd database (the agent finds the same one)."""
     try:
@@ -190,4 +203,6 @@ register(
     _verb("files.trash_empty", NoArgs, Removed, "write", target=her_trash),
     _verb("files.save", SaveArgs, Saved, "write"),
     _verb("files.usage", UsageArgs, Usage, "stat"),
+    # Live folders: one long wait per open folder tab, audited like every call.
+    _verb("files.watch", WatchArgs, Watched, "list"),
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from managers.execution import operations as execution
-from managers.files import listing, manage, sharing, transfer
+from managers.files import listing, manage, sharing, transfer, watch
 from managers.files import operations as files
 
 
@@ -49,6 +49,8 @@ OPERATIONS: dict[str, Operation] = {
     "files.trash_empty": Operation(manage.empty_trash, heavy=True),
     "files.save": Operation(manage.save_text),
     "files.usage": Operation(manage.usage),
+    # Blocks until the folder changes or its timeout; capped per agent (files/watch.py).
+    "files.watch": Operation(watch.watch_folder),
     # Permissions, ACL shares and published items (managers/files/sharing.py).
     "files.permissions": Operation(sharing.permissions),
     "files.chmod": Operation(sharing.set_mode, heavy=True),

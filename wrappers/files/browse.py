@@ -48,6 +48,20 @@ def _options(request: Request) -> dict[str, Any]:
     }
 
 
+def listing_context(listing: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """What files/_listing.html needs: for the page, and for its live refresh (live.py)."""
+    here = {"path": listing.path, **options}
+    return {
+        **here,
+        "here": here,
+        "entries": listing.entries(),
+        "total": listing.total,
+        "next_url": url("/files", cursor=listing.cursor, **here) if listing.cursor else "",
+        "order_words": ORDER_WORDS,
+        "parent": parent(listing.path),
+    }
+
+
 async def browse(request: Request) -> Response:
     """The folder page, or (htmx) just its listing, or (scrolling) its next rows."""
     path = query_path(request) or home(request)
@@ -75,16 +89,7 @@ async def browse(request: Request) -> Response:
             return page(request, "files/_error_row.html", {"message": error.message})
         return problem(request, "This folder cannot be opened", error.message, "/files", 404)
     path = listing.path
-    here = {"path": path, **options}
-    context = {
-        **here,
-        "here": here,
-        "entries": listing.entries(),
-        "total": listing.total,
-        "next_url": url("/files", cursor=listing.cursor, **here) if listing.cursor else "",
-        "order_words": ORDER_WORDS,
-        "parent": parent(path),
-    }
+    context = listing_context(listing, options)
     if cursor:
         return page(request, "files/_rows.html", context)
     if fragment and request.headers.get("hx-target") == "listing":
