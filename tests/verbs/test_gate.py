@@ -43,6 +43,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "files.trash_empty": ({}, "user"),
     "files.save": ({"path": "/home/{who}/gate-{n}.txt", "content": "x"}, "user"),
     "files.usage": ({"path": "/home/{who}/gate-sample.txt", "seconds": 0.2}, "user"),
+    "files.watch": ({"path": "/home/{who}/gate-sample.txt", "seconds": 0.2}, "user"),
     "files.permissions": ({"path": "/home/{who}"}, "user"),
     "files.chmod": ({"path": "/home/{who}/gate-sample.txt", "mode": 0o640}, "user"),
     # Shares leave ACL entries behind on her home, so the sample names nobody real.
