@@ -96,6 +96,9 @@ class FileSettings(BaseModel):
     # Size of the checked pieces the browser sends (each with its SHA-256); a dropped
     # connection costs at most one piece. Also the most a piece may be.
     chunk_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    # An upload's part file untouched this many days counts as abandoned and is removed
+    # when the next upload starts in its folder (no background job); 0 keeps them.
+    abandoned_upload_days: int = Field(default=7, ge=0, le=3650)
 
 
 class Settings(BaseSettings):

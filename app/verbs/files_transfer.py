@@ -41,13 +41,15 @@ class UploadArgs(BaseModel):
         return value
 
 
-class UploadStartArgs(UploadArgs):
+class UploadFinishArgs(UploadArgs):
     length: int = Field(ge=0)
     conflict: Conflict = "keep-both"
 
 
-class UploadFinishArgs(UploadStartArgs):
-    pass
+class UploadStartArgs(UploadFinishArgs):
+    # Part files in the folder untouched this long are removed first (0: never);
+    # the portal passes files.abandoned_upload_days.
+    abandoned_days: int = Field(default=7, ge=0, le=3650)
 
 
 class UploadStarted(BaseModel):

@@ -13,22 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import AsyncIterator
-from typing import Any, BinaryIO
-from urllib.parse import quote
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.models import PublicLink
 from app.security.csrf import csrf_token
 from app.security.sessions import session_of
 from app.shares import ShareStore, link_state, password_matches
+from app.verbs import descriptors
+from app.web.downloads import download_headers, file_response
 from app.web.templating import render
 from managers.errors import OperationError
 
-CHUNK = 256 * 1024
 UNLOCKED = "public_links_unlocked"
 
 
@@ -184,49 +183,25 @@ async def download(request: Request) -> Response:
     except OperationError as error:
         await _audit(request, link, "failed", what, reason=error.message)
         return _gone(request)
-    handles = [_reader(fd) for fd in fds]
-    if len(handles) != 1:
-        for extra in handles:
-            extra.close()
+    if len(fds) != 1:
+        for extra in fds:
+            descriptors.close(extra)
         return _gone(request)
-    handle = handles[0]
-    size = handle.seek(0, 2)
-    handle.seek(0)
-    assert link.id is not None
-    await _store(request).count_download(link.id)
-    await _audit(request, link, "ok", what, size=size)
+    fd = fds[0]
+    if request.method == "GET":
+        # Every read is audited; only a whole download (not a resumed piece) counts.
+        wanted = request.headers.get("range")
+        if not wanted:
+            assert link.id is not None
+            await _store(request).count_download(link.id)
+        detail = {"range": wanted[:100]} if wanted else {}
+        await _audit(request, link, "ok", what, size=descriptors.info(fd).st_size, **detail)
     name = posixpath.basename(what.rstrip("/")) or "download"
-    fallback = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in name)
-    headers = {
-        "Content-Length": str(size),
-        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''"
-        + quote(name, safe=""),
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return StreamingResponse(
-        _chunks(handle), headers=headers, media_type="application/octet-stream"
-    )
-
-
-def _reader(fd: int) -> BinaryIO:
-    """The agent's descriptor as a file object that owns (and will close) it."""
-    return open(fd, "rb", buffering=0)
-
-
-async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
-    try:
-        while True:
-            data = await asyncio.to_thread(handle.read, CHUNK)
-            if not data:
-                return
-            yield data
-    finally:
-        handle.close()
+    return file_response(request, fd, download_headers(name))
 
 
 routes = [
     Route("/p/{secret}", public_page, methods=["GET"]),
     Route("/p/{secret}", unlock, methods=["POST"]),
-    Route("/p/{secret}/download", download, methods=["GET"]),
+    Route("/p/{secret}/download", download, methods=["GET", "HEAD"]),
 ]

@@ -27,6 +27,7 @@ from typing import Any
 
 from managers.errors import OperationError
 from managers.files.operations import _explain
+from managers.files.transfer import is_part_file
 
 ORDERS = ("name", "size", "modified", "folder")
 MAX_LIMIT = 1000
@@ -41,6 +42,8 @@ def _scan(path: str, hidden: bool, needle: str) -> Iterator[os.DirEntry[str]]:
         for entry in entries:
             name = entry.name
             if not hidden and name.startswith("."):
+                continue
+            if is_part_file(name):  # an upload under way: not a file of hers yet
                 continue
             if needle and needle not in name.casefold():
                 continue

@@ -7,7 +7,8 @@ writes checked chunks at their offsets; ``upload_finish`` checks the size, gives
 file the mode the person's umask asks for and moves it to its final name with the
 chosen conflict rule. The part file's size is the upload's whole state, so an upload
 survives a restart of the portal (or of this agent): nothing else needs remembering.
-A half-uploaded file never carries its final name.
+A half-uploaded file never carries its final name. Part files are never listed, and
+abandoned ones are removed when the next upload starts in their folder.
 
 Names. An upload's ``name`` may hold ``/`` (a file inside an uploaded folder); each
 part is checked (no ``..``, ``.``, empty part, NUL, backslash or control character,
@@ -45,6 +46,7 @@ from managers.errors import OperationError
 from managers.files.operations import _explain, stat_path
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
+PART_FILE = re.compile(r"^\.onestop-upload-[0-9a-f]{32}\.part$")
 CONFLICTS = ("fail", "replace", "keep-both")
 PIPE_SIZE = 1024 * 1024
 READ_SIZE = 1024 * 1024
@@ -73,6 +75,36 @@ def check_name(name: str) -> list[str]:
         if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
             raise OperationError(f"The name is too long: {part[:40]}...", kind="ENAMETOOLONG")
     return parts
+
+
+def is_part_file(name: str) -> bool:
+    """Whether ``name`` is an upload's part file: the portal's bookkeeping, never listed."""
+    return PART_FILE.fullmatch(name) is not None
+
+
+def _sweep(dirfd: int, days: int) -> None:
+    """Remove this person's part files in the folder untouched for ``days`` (0: never).
+
+    An upload given up without a cancel (a closed tab) leaves its part file behind;
+    nothing else would ever remove it, so the next upload into that folder does, as
+    the person and without a background job. A paused upload resumed later than this
+    finds itself gone and starts again.
+    """
+    if days <= 0:
+        return
+    oldest = time.time() - days * 86400
+    with contextlib.suppress(OSError), os.scandir(dirfd) as entries:
+        for entry in entries:
+            if not is_part_file(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if (
+                    stat.S_ISREG(info.st_mode)
+                    and info.st_uid == os.getuid()
+                    and info.st_mtime < oldest
+                ):
+                    os.unlink(entry.name, dir_fd=dirfd)
 
 
 def _part_name(token: str) -> str:
@@ -159,12 +191,16 @@ def _quota_room(path: str) -> int | None:
     return None
 
 
-def upload_start(path: str, name: str, length: int, token: str, conflict: str) -> dict[str, Any]:
-    """Create the empty part file, once the declared size is known to fit."""
+def upload_start(
+    path: str, name: str, length: int, token: str, conflict: str, abandoned_days: int = 7
+) -> dict[str, Any]:
+    """Create the empty part file, once the declared size is known to fit; first remove
+    part files in that folder untouched for ``abandoned_days`` (see ``_sweep``)."""
     if conflict not in CONFLICTS:
         raise OperationError("Unknown rule for a name that is taken.", kind="EINVAL")
     part = _part_name(token)
     with _folder_of(path, name, create=True) as (dirfd, final):
+        _sweep(dirfd, abandoned_days)
         room = _room(f"/proc/self/fd/{dirfd}")
         if room is not None and length > room:
             raise OperationError(

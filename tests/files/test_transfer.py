@@ -461,6 +461,27 @@ def test_a_link_planted_by_bob_does_not_lead_the_upload_away(alice: Person) -> N
         shutil.rmtree(shared)
 
 
+def test_abandoned_part_files_are_removed_and_never_listed(alice: Person, home: Path) -> None:
+    """A part file untouched for files.abandoned_upload_days (7) goes when her next
+    upload starts in that folder; a recent one (an upload under way) stays; the
+    listing shows neither, even with hidden files on."""
+    stale = alice_file(home / f".onestop-upload-{'a' * 32}.part", b"old", mode=0o600)
+    fresh = alice_file(home / f".onestop-upload-{'b' * 32}.part", b"new", mode=0o600)
+    alice_file(home / ".kept-hidden", b"x")
+    week_ago = time.time() - 8 * 86400
+    os.utime(stale, (week_ago, week_ago))
+    listing = alice.get("/files", params={"path": str(home), "hidden": "1"})
+    assert listing.status_code == 200 and ".kept-hidden" in listing.text
+    assert ".onestop-upload-" not in listing.text
+
+    created = alice.create(str(home), "next.bin", 3)
+    assert created.status_code == 201, created.text
+    assert not stale.exists() and fresh.read_bytes() == b"new"
+    assert len(hidden_parts(home)) == 2  # the fresh one and the new upload's own
+    listing = alice.get("/files", params={"path": str(home), "hidden": "1"})
+    assert ".onestop-upload-" not in listing.text
+
+
 def test_bob_cannot_use_alices_upload(alice: Person, bob: Person, home: Path) -> None:
     location = alice.create(str(home), "mine.bin", 10).headers["location"]
     assert bob.client.head(bob.url + location).status_code in (403, 404)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.verbs import VerbDenied, VerbFailed, VerbInvalid
+from tests.sharing.race import swapping
 from tests.verbs.conftest import Harness
 
 ALICE = 2001
@@ -258,47 +258,26 @@ async def test_symlink_race_never_changes_anything_outside(harness: Harness, tre
     real = tree / "data/real"
     real.mkdir()
     os.chown(real, ALICE, ALICE)
-    stop = threading.Event()
-
-    def swapper() -> None:
-        n = 0
-        while not stop.is_set():
-            target = targets[n % len(targets)]
-            n += 1
-            link = tree / "data/.link"
-            try:
-                link.unlink(missing_ok=True)
-                link.symlink_to(target)
-                os.lchown(link, ALICE, ALICE)
-                os.replace(link, swap)  # a symlink now
-                os.replace(real, tree / "data/.away")
-                os.replace(tree / "data/.away", real)
-                swap.unlink()
-                os.rename(real, swap)  # the real folder now
-                os.rename(swap, real)
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=swapper, daemon=True)
-    thread.start()
     outcomes: dict[str, int] = {}
     try:
-        deadline = time.monotonic() + 6
-        while time.monotonic() < deadline:
-            for verb, args in (
-                ("files.chmod", {"mode": 0o777}),
-                ("files.share", {"grantee_kind": "user", "grantee": "carol", "access": "write"}),
-            ):
-                try:
-                    made = await harness.gate.call(alice, verb, path=str(swap), **args)
-                    outcomes["ok"] = outcomes.get("ok", 0) + 1
-                    if verb == "files.share":
-                        await harness.gate.call(alice, "files.unshare", share_id=made.id)
-                except VerbFailed as error:
-                    outcomes[error.kind] = outcomes.get(error.kind, 0) + 1
+        with swapping(swap, real, targets):
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline:
+                for verb, args in (
+                    ("files.chmod", {"mode": 0o777}),
+                    (
+                        "files.share",
+                        {"grantee_kind": "user", "grantee": "carol", "access": "write"},
+                    ),
+                ):
+                    try:
+                        made = await harness.gate.call(alice, verb, path=str(swap), **args)
+                        outcomes["ok"] = outcomes.get("ok", 0) + 1
+                        if verb == "files.share":
+                            await harness.gate.call(alice, "files.unshare", share_id=made.id)
+                    except VerbFailed as error:
+                        outcomes[error.kind] = outcomes.get(error.kind, 0) + 1
     finally:
-        stop.set()
-        thread.join(5)
         after = {str(path): (path.stat().st_mode, facl(path)) for path in watched}
         bobs.unlink()
     assert after == before, outcomes

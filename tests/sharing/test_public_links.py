@@ -97,6 +97,35 @@ def test_a_file_link_downloads_without_sign_in(portal: Portal, published: Path) 
     assert secret.encode() not in database
 
 
+def test_a_public_download_resumes_with_range(portal: Portal, published: Path) -> None:
+    """The same Range, If-Range and HEAD rules as the signed-in download (app/web/downloads.py)."""
+    data = bytes(range(256)) * 4096 + b"tail"
+    target = published / "big.bin"
+    target.write_bytes(data)
+    os.chown(target, ALICE, ALICE)
+    with contextlib.closing(signed_in(portal)) as alice:
+        secret = publish(alice, portal, target)
+    url = f"{portal.url}/p/{secret}/download"
+    with new_client() as stranger:
+        head = stranger.head(url)
+        assert head.status_code == 200 and head.headers["accept-ranges"] == "bytes"
+        assert head.headers["content-length"] == str(len(data)) and not head.content
+        etag = head.headers["etag"]
+        first = stranger.get(url, headers={"Range": "bytes=0-99999"})
+        assert first.status_code == 206 and first.content == data[:100000]
+        rest = stranger.get(url, headers={"Range": "bytes=100000-", "If-Range": etag})
+        assert rest.status_code == 206
+        assert rest.headers["content-range"] == f"bytes 100000-{len(data) - 1}/{len(data)}"
+        assert first.content + rest.content == data
+        assert stranger.get(url, headers={"Range": "bytes=-4"}).content == b"tail"
+        # Another version named in If-Range: the whole file, not a piece of the new one.
+        whole = stranger.get(url, headers={"Range": "bytes=5-", "If-Range": '"old"'})
+        assert whole.status_code == 200 and whole.content == data
+        bad = stranger.get(url, headers={"Range": f"bytes={len(data)}-"})
+        assert bad.status_code == 416
+        assert bad.headers["content-range"] == f"bytes */{len(data)}"
+
+
 def test_revoked_and_expired_links_stop_working(portal: Portal, published: Path) -> None:
     with contextlib.closing(signed_in(portal)) as alice:
         secret = publish(alice, portal, published / "report.txt")

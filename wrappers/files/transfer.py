@@ -27,37 +27,30 @@ import hashlib
 import json
 import posixpath
 import pwd
-import re
 import secrets
-import stat
 import weakref
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from email.utils import formatdate
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.logs import get_logger
 from app.settings import FileSettings
 from app.verbs import VerbError, descriptors
+from app.web.downloads import attachment, download_headers, file_response, stream
 from app.web.templating import message_page, render
 from wrappers.request import verb_gate, viewer
 
 log = get_logger("onestop.files.transfer")
 
 TUS_VERSION = "1.0.0"
-READ_SIZE = 1024 * 1024
 WRITE_BATCH = 1024 * 1024
 IN_FLIGHT = 8  # batches (and hash updates) a piece may have waiting for the threads
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-EOCD = b"PK\x05\x06"
 
 
 class _Crc32:
@@ -99,26 +92,6 @@ def _trouble(request: Request, error: VerbError) -> Response:
     )
 
 
-def attachment(name: str) -> str:
-    """``Content-Disposition`` that saves under ``name`` (RFC 6266, with a plain fallback)."""
-    raw = name.encode("utf-8", "surrogateescape")
-    plain = "".join(
-        char if char.isascii() and char.isprintable() and char not in '"\\;' else "_"
-        for char in raw.decode("utf-8", "replace")
-    )
-    return f"attachment; filename=\"{plain or 'download'}\"; filename*=UTF-8''{quote(raw, safe='')}"
-
-
-def _download_headers(name: str) -> dict[str, str]:
-    """Whatever the file holds, the browser saves it: never shown as a page of ours."""
-    return {
-        "content-disposition": attachment(name),
-        "x-content-type-options": "nosniff",
-        "content-security-policy": "sandbox; default-src 'none'",
-        "cache-control": "private, no-store",
-    }
-
-
 # --- downloads ------------------------------------------------------------------------
 
 
@@ -131,140 +104,8 @@ async def download(request: Request) -> Response:
         if error.kind == "EISDIR":
             return RedirectResponse("/files/zip?" + urlencode({"path": path}), status_code=303)
         return _trouble(request, error)
-    fd: int = opened.fd
-    try:
-        info = descriptors.info(fd)
-        name = posixpath.basename(posixpath.normpath(path)) or "download"
-        headers = _download_headers(name)
-        headers["accept-ranges"] = "bytes"
-        if not stat.S_ISREG(info.st_mode):  # a stream from another login node
-            headers["accept-ranges"] = "none"
-            return _stream(fd, 0, None, 200, headers, "application/octet-stream", request)
-        size = info.st_size
-        etag = f'"{info.st_ino:x}-{size:x}-{info.st_mtime_ns:x}"'
-        modified = formatdate(info.st_mtime, usegmt=True)
-        headers.update({"etag": etag, "last-modified": modified})
-        start, end, status = 0, size, 200
-        wanted = _range(request, size, etag, modified)
-        if isinstance(wanted, str):  # "unsatisfiable"
-            descriptors.close(fd)
-            headers["content-range"] = f"bytes */{size}"
-            return Response(status_code=416, headers=headers)
-        if wanted is not None:
-            start, end = wanted
-            status = 206
-            headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
-        headers["content-length"] = str(end - start)
-        if request.method == "HEAD":
-            descriptors.close(fd)
-            return Response(status_code=status, headers=headers, media_type=None)
-        return _stream(fd, start, end, status, headers, "application/octet-stream", request)
-    except BaseException:
-        descriptors.close(fd)
-        raise
-
-
-def _range(request: Request, size: int, etag: str, modified: str) -> tuple[int, int] | str | None:
-    """The one byte range asked for as (start, end), "unsatisfiable", or None for all.
-
-    Several ranges at once are answered with the whole file (allowed, and simpler); an
-    ``If-Range`` that names another version also gets the whole file.
-    """
-    header = request.headers.get("range")
-    if not header:
-        return None
-    if_range = request.headers.get("if-range")
-    if if_range is not None and if_range not in (etag, modified):
-        return None
-    match = RANGE.match(header.strip())
-    if match is None:
-        return None
-    first, last = match.groups()
-    if not first and not last:
-        return None
-    if not first:  # the last N bytes
-        count = int(last)
-        if count == 0:
-            return "unsatisfiable"
-        return max(0, size - count), size
-    start = int(first)
-    end = size if not last else min(int(last) + 1, size)
-    if start >= size or end <= start:
-        return "unsatisfiable"
-    return start, end
-
-
-def _stream(
-    fd: int,
-    start: int,
-    end: int | None,
-    status: int,
-    headers: dict[str, str],
-    media_type: str,
-    request: Request,
-    *,
-    check_zip: bool = False,
-) -> Response:
-    descriptor = _Descriptor(fd)
-    return StreamingResponse(
-        _chunks(descriptor, start, end, check_zip, request.url.path),
-        status_code=status,
-        headers=headers,
-        media_type=media_type,
-        # Runs however the response ends, even when the browser left before the first
-        # byte (then the generator never started and its own cleanup never runs).
-        background=BackgroundTask(descriptor.close),
-    )
-
-
-class _Descriptor:
-    """An open descriptor closed exactly once, by whoever gets there first."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.closed = False
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            descriptors.close(self.fd)
-
-
-async def _chunks(
-    descriptor: _Descriptor, start: int, end: int | None, check_zip: bool, where: str
-) -> AsyncIterator[bytes]:
-    """The bytes from ``start`` to ``end`` (to the end of a stream when None), read in a
-    worker thread (a cold disk must not stall the event loop); the descriptor is closed
-    however the response ends."""
-    fd = descriptor.fd
-    position = start
-    tail = b""
-    try:
-        while end is None or position < end:
-            want = READ_SIZE if end is None else min(READ_SIZE, end - position)
-            if end is None:
-                data = await descriptors.read(fd, want, None)
-            else:
-                data = await descriptors.read(fd, want, position)
-            if not data:
-                break
-            position += len(data)
-            if check_zip:
-                tail = (tail + data[-22:])[-22:]
-            yield data
-        if end is not None and position < end:
-            log.warning("download_shrank", path=where, expected=end, sent=position)
-            raise DownloadBroken("the file became shorter while it was sent")
-        if check_zip and not tail.startswith(EOCD):
-            log.warning("zip_incomplete", path=where, sent=position)
-            raise DownloadBroken("the zip could not be completed")
-    finally:
-        descriptor.close()
-
-
-class DownloadBroken(Exception):
-    """Raised mid-stream so the server cuts the connection: the browser then reports a
-    failed download instead of saving a short file as if it were whole."""
+    name = posixpath.basename(posixpath.normpath(path)) or "download"
+    return file_response(request, opened.fd, download_headers(name))
 
 
 async def zip_download(request: Request) -> Response:
@@ -292,8 +133,8 @@ async def zip_download(request: Request) -> Response:
     except VerbError as error:
         return _trouble(request, error)
     title = names[0] if len(names) == 1 else posixpath.basename(folder) or "files"
-    headers = _download_headers(f"{title}.zip")
-    return _stream(opened.fd, 0, None, 200, headers, "application/zip", request, check_zip=True)
+    headers = download_headers(f"{title}.zip")
+    return stream(opened.fd, 0, None, 200, headers, "application/zip", request, check_zip=True)
 
 
 # --- uploads --------------------------------------------------------------------------
@@ -414,7 +255,12 @@ async def create_upload(request: Request) -> Response:
     gate, who = verb_gate(request), viewer(request)
     try:
         await gate.call(
-            who, "files.upload_start", **upload.where(), length=length, conflict=conflict
+            who,
+            "files.upload_start",
+            **upload.where(),
+            length=length,
+            conflict=conflict,
+            abandoned_days=files.abandoned_upload_days,
         )
     except VerbError as error:
         return _verb_refusal(error)
