@@ -10,13 +10,13 @@ on every path it changes (a move: where from and where to).
 from __future__ import annotations
 
 import pwd
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from app.security.sessions import Identity
 from app.verbs.catalog import NoArgs, Verb, register
-from app.verbs.files import Entry, PathArgs, the_destination, the_path
+from app.verbs.files import COLUMNS, Columns, Entry, PathArgs, the_destination, the_path
 
 Conflict = Literal["fail", "keep-both", "replace"]
 
@@ -34,64 +34,19 @@ class PageEntry(Entry):
     link: bool = False
 
 
-class Page(BaseModel):
+class Page(Columns):
     """One page of a folder as columns (managers/files/listing.list_page). ``cursor``
     asks for the next page ("" at the end); ``total`` counts every matching entry
     (None in folder order, which never reads more than the page)."""
 
-    path: str
+    columns: ClassVar[dict[str, str]] = {**COLUMNS, "links": "link"}
+
     cursor: str
     total: int | None
-    names: list[str]
-    kinds: list[Literal["file", "folder"]]
-    sizes: list[int]
-    modes: list[int]
-    uids: list[int]
-    gids: list[int]
-    modified: list[float]
     links: list[bool]
 
-    @model_validator(mode="after")
-    def _same_length(self) -> Page:
-        columns = (
-            self.kinds,
-            self.sizes,
-            self.modes,
-            self.uids,
-            self.gids,
-            self.modified,
-            self.links,
-        )
-        if any(len(column) != len(self.names) for column in columns):
-            raise ValueError("the page's columns differ in length")
-        return self
-
     def entries(self) -> list[PageEntry]:
-        folder = self.path.rstrip("/")
-        return [
-            PageEntry(
-                name=name,
-                path=f"{folder}/{name}",
-                kind=kind,
-                size=size,
-                mode=mode,
-                uid=uid,
-                gid=gid,
-                modified=modified,
-                link=link,
-            )
-            for name, kind, size, mode, uid, gid, modified, link in zip(
-                self.names,
-                self.kinds,
-                self.sizes,
-                self.modes,
-                self.uids,
-                self.gids,
-                self.modified,
-                self.links,
-                strict=True,
-            )
-        ]
+        return [PageEntry(**row) for row in self.rows()]
 
 
 class NewArgs(PathArgs):

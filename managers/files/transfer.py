@@ -44,6 +44,7 @@ from typing import Any
 from managers.agent import background
 from managers.errors import OperationError
 from managers.files.operations import _explain, stat_path
+from managers.words import size_words
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 PART_FILE = re.compile(r"^\.onestop-upload-[0-9a-f]{32}\.part$")
@@ -204,8 +205,8 @@ def upload_start(
         room = _room(f"/proc/self/fd/{dirfd}")
         if room is not None and length > room:
             raise OperationError(
-                f"There is not enough room for this file: it needs {_size(length)} and "
-                f"only {_size(room)} is free for you there.",
+                f"There is not enough room for this file: it needs {size_words(length)} and "
+                f"only {size_words(room)} is free for you there.",
                 kind="EDQUOT",
             )
         if conflict == "fail" and _exists(final, dirfd):
@@ -255,7 +256,8 @@ def upload_finish(path: str, name: str, token: str, length: int, conflict: str) 
             raise OperationError("This upload is no longer there.", kind="ENOENT") from error
         if info.st_size != length:
             raise OperationError(
-                f"The upload is not complete: {_size(info.st_size)} of {_size(length)} arrived.",
+                f"The upload is not complete: {size_words(info.st_size)} of "
+                f"{size_words(length)} arrived.",
                 kind="EINCOMPLETE",
             )
         umask = os.umask(0)
@@ -315,15 +317,6 @@ def _is_folder(name: str, dirfd: int) -> bool:
         return stat.S_ISDIR(os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode)
     except FileNotFoundError:
         return False
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{count} bytes"
 
 
 # --- zips ---------------------------------------------------------------------------

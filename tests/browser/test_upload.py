@@ -102,6 +102,6 @@ def test_a_file_over_the_limit_is_refused_with_words(
     }"""
     )
     failed = page.locator('[data-upload-list] li[data-state="failed"]')
-    expect(failed).to_contain_text("the portal takes files of up to 268.4 MB")
+    expect(failed).to_contain_text("the portal takes files of up to 256 MB")
     screenshot(page, "files-upload-too-large")
     assert list(target.iterdir()) == []

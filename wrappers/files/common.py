@@ -16,6 +16,7 @@ from app.auth.profile import viewer_profile
 from app.verbs import VerbError
 from app.verbs.files_manage import home_of
 from app.web.templating import render
+from managers.words import size_words
 from wrappers.request import verb_gate, viewer
 
 MAX_PATH = 4096
@@ -86,17 +87,6 @@ def parent(path: str) -> str:
 
 def join(folder: str, name: str) -> str:
     return posixpath.join(folder, name)
-
-
-def size_words(size: int) -> str:
-    if size < 1024:
-        return f"{size} byte" if size == 1 else f"{size} bytes"
-    amount = float(size)
-    for unit in ("KB", "MB", "GB", "TB", "PB"):
-        amount /= 1024
-        if amount < 1024 or unit == "PB":
-            return f"{amount:.1f} {unit}" if amount < 10 else f"{amount:.0f} {unit}"
-    return f"{size} bytes"
 
 
 def date_words(stamp: float, now: float | None = None) -> str:

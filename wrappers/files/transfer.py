@@ -44,6 +44,7 @@ from app.settings import FileSettings
 from app.verbs import VerbError, descriptors
 from app.web.downloads import attachment, download_headers, file_response, stream
 from app.web.templating import message_page, render
+from managers.words import size_words
 from wrappers.request import verb_gate, viewer
 
 log = get_logger("onestop.files.transfer")
@@ -246,8 +247,8 @@ async def create_upload(request: Request) -> Response:
     conflict = meta.get("conflict", "keep-both")
     if length > files.max_upload_bytes:
         return _plain(
-            f"{name or 'This file'} is {_size(length)}; the portal takes files of up to "
-            f"{_size(files.max_upload_bytes)}. Copy larger files with your HPC team's "
+            f"{name or 'This file'} is {size_words(length)}; the portal takes files of up to "
+            f"{size_words(files.max_upload_bytes)}. Copy larger files with your HPC team's "
             "tools, or split them.",
             413,
         )
@@ -346,7 +347,7 @@ async def append(request: Request) -> Response:
         limit = min(limit, chunk - offset % chunk)
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return _plain(
-                f"A checked piece may be at most {_size(chunk)} and may not cross a "
+                f"A checked piece may be at most {size_words(chunk)} and may not cross a "
                 f"multiple of {chunk} bytes.",
                 413,
             )
@@ -466,15 +467,6 @@ async def _receive_into(
     return received
 
 
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{count} bytes"
-
-
 # --- the upload page --------------------------------------------------------------------
 
 
@@ -490,7 +482,7 @@ async def upload_page(request: Request) -> Response:
             "active": "files",
             "upload_folder": posixpath.normpath(folder),
             "upload_limit": files.max_upload_bytes,
-            "upload_limit_words": _size(files.max_upload_bytes),
+            "upload_limit_words": size_words(files.max_upload_bytes),
         },
     )
 
