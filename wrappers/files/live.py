@@ -22,8 +22,9 @@ from app.logs import get_logger
 from app.realtime.ws import Send
 from app.security.sessions import Identity, session_of
 from app.verbs import VerbDenied, VerbError, VerbFailed, VerbInvalid
+from managers.words import size_words
 from wrappers.files.browse import ORDERS, PAGE, listing_context
-from wrappers.files.common import date_words, size_words, url
+from wrappers.files.common import date_words, url
 
 log = get_logger("onestop.files.live")
 
