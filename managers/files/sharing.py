@@ -28,6 +28,7 @@ from typing import Any
 from managers.errors import OperationError
 from managers.files import acl as acls
 from managers.files.acl import Acl, R, W, X
+from managers.files.transfer import is_part_file
 
 MIN_UID = 1000
 Kind = str  # "user" | "group"
@@ -529,7 +530,7 @@ def public_list(root: str, relative: str = "") -> dict[str, Any]:
             return {"kind": "file", "size": info.st_size, "items": []}
         reader = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=folder)
         try:
-            names = sorted(os.listdir(reader))[:5000]
+            names = sorted(name for name in os.listdir(reader) if not is_part_file(name))[:5000]
         finally:
             os.close(reader)
         for name in names:

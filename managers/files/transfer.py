@@ -397,7 +397,8 @@ def _add(archive: zipfile.ZipFile, dirfd: int, name: str, arcname: str) -> None:
             entry.external_attr = (stat.S_IFDIR | 0o755) << 16 | 0x10
             archive.writestr(entry, b"")
             with os.scandir(inner) as listing:
-                children = sorted(item.name for item in listing)
+                # An upload under way is not a file of hers yet.
+                children = sorted(item.name for item in listing if not is_part_file(item.name))
             for child in children:
                 _add(archive, inner, child, f"{arcname}/{_printable(child)}")
         finally:

@@ -295,6 +295,8 @@ def test_a_folder_zip_streams_and_skips_what_she_may_not_read(alice: Person, hom
         (project / "loop").symlink_to("..")
         (project / "link-to-a.txt").symlink_to("a.txt")
         os.mkfifo(project / "pipe")
+        # An upload under way in that folder is not one of her files yet.
+        alice_file(project / f".onestop-upload-{'0' * 32}.part", b"half")
         for planted in ("shadow", "bobs", "loop", "link-to-a.txt", "pipe"):
             as_user(project / planted, ALICE)
         answer = alice.get("/files/zip", params={"path": str(project)})

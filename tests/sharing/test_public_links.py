@@ -26,6 +26,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK = re.compile(r"/p/([A-Za-z0-9_-]{40,})")
 XSS_NAME = '<img src=x onerror="alert(1)">.txt'
 
+PART_NAME = f".onestop-upload-{'0' * 32}.part"
+
 
 @pytest.fixture
 def published() -> Iterator[Path]:
@@ -38,6 +40,7 @@ def published() -> Iterator[Path]:
     (top / "private.txt").write_text("private")
     (top / "folder/escape").symlink_to("/etc/hostname")
     (top / "folder/private-link").symlink_to(top / "private.txt")
+    (top / "folder" / PART_NAME).write_text("half an upload")
     for root, folders, files in os.walk(top):
         os.chown(root, ALICE, ALICE)
         for name in folders + files:
@@ -183,6 +186,7 @@ def test_a_folder_link_cannot_be_escaped(portal: Portal, published: Path) -> Non
         page = stranger.get(base)
         assert page.status_code == 200
         assert "escape" not in page.text and "private-link" not in page.text
+        assert "onestop-upload" not in page.text, "an upload under way is not published"
         assert "&lt;img" in page.text and "<img src=x" not in page.text
         assert stranger.get(f"{base}/download?in=sub/data.csv").content == b"a,b\n1,2\n"
         for attempt in (
