@@ -27,6 +27,11 @@ from managers.errors import OperationError
 CONNECT_SECONDS = 5.0
 LAUNCH_SECONDS = 30.0
 IN_FLIGHT_PER_PERSON = 8
+# Operations that mostly wait (a folder watch holds its call up to 25 s): they get
+# threads and a per-person allowance of their own, so open folder tabs never take
+# the threads or the slots that everyone's quick calls need.
+LONG_WAITS = frozenset({"files.watch"})
+WAITS_PER_PERSON = 4
 IDLE_PER_PERSON = 4
 
 
@@ -58,10 +63,14 @@ class AgentClient:
         self.launch_command = launch_command or default_launch_command()
         self.timeout = timeout
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="agent-io")
+        self._waits = ThreadPoolExecutor(threads * 4, thread_name_prefix="agent-wait")
         self._idle: dict[str, list[socket.socket]] = defaultdict(list)
         self._launching: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._in_flight: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(IN_FLIGHT_PER_PERSON)
+        )
+        self._waiting: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(WAITS_PER_PERSON)
         )
 
     async def call(
@@ -89,11 +98,16 @@ class AgentClient:
         """The agent's reply frame undecoded (``{"ok": ..., "result": ...}``), for
         callers that validate it in one pass, and any descriptors that came with it."""
         request = {"op": op, "args": args}
-        async with self._in_flight[unix_name]:
+        waits = op in LONG_WAITS
+        allowance = (self._waiting if waits else self._in_flight)[unix_name]
+        executor = self._waits if waits else self._executor
+        async with allowance:
             for attempt in range(2):
                 sock, reused = await self._connection(unix_name)
                 try:
-                    body, fds = await self._in_thread(self._roundtrip, sock, request)
+                    body, fds = await self._in_thread(
+                        self._roundtrip, sock, request, executor=executor
+                    )
                 except _NotDelivered as error:
                     sock.close()
                     # A reused connection whose agent died since: nothing was done, so
@@ -123,9 +137,13 @@ class AgentClient:
                 sock.close()
         self._idle.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._waits.shutdown(wait=False, cancel_futures=True)
 
-    async def _in_thread(self, function: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+    async def _in_thread(
+        self, function: Any, *args: Any, executor: ThreadPoolExecutor | None = None
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor or self._executor, function, *args)
 
     def _roundtrip(self, sock: socket.socket, request: dict[str, Any]) -> tuple[bytes, list[int]]:
         sock.settimeout(self.timeout)

@@ -1,0 +1,33 @@
+"""Folder watches wait in threads of their own: open folder tabs never hold up the
+quick calls that every page makes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from managers.agent.client import AgentClient
+
+
+def test_quick_calls_pass_while_every_thread_could_be_waiting(runtime: Path) -> None:
+    client = AgentClient(str(runtime), threads=4)  # as many quick threads as waits
+
+    async def scenario() -> None:
+        watches = [
+            asyncio.create_task(
+                client.call("alice", "files.watch", {"path": "/home/alice", "seconds": 4})
+            )
+            for _ in range(4)
+        ]
+        await asyncio.sleep(1.0)  # the four waits are under way
+        for _ in range(3):
+            result, _ = await client.call("alice", "files.stat", {"path": "/home/alice"})
+            assert result["kind"] == "folder"
+        # Answered while all four waits still wait: not queued behind them.
+        assert not any(task.done() for task in watches), "quick calls waited for the watches"
+        await asyncio.gather(*watches)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        client.close()
