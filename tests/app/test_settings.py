@@ -46,3 +46,28 @@ def test_public_url_must_be_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONESTOP_CONFIG", "/nonexistent.toml")
     with pytest.raises(ValidationError, match="public_url"):
         load_settings(public_url="hpc.example.edu")
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    """The admin's settings table names every key, nested ones as ``section.key``."""
+    from pathlib import Path
+
+    from pydantic import BaseModel
+
+    from app.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+    def keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+        found: list[str] = []
+        for name, field in model.model_fields.items():
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                found += keys(kind, f"{prefix}{name}.")
+            else:
+                found.append(prefix + name)
+        return found
+
+    everything = keys(Settings)
+    assert len(everything) > 30
+    assert [key for key in everything if f"`{key}`" not in readme] == []
