@@ -31,7 +31,9 @@ IN_FLIGHT_PER_PERSON = 8
 # threads and a per-person allowance of their own, so open folder tabs never take
 # the threads or the slots that everyone's quick calls need.
 LONG_WAITS = frozenset({"files.watch"})
-WAITS_PER_PERSON = 4
+# Above the agent's own cap (managers/files/watch.py, 4), which refuses a further wait
+# at once and in words; this only bounds the threads one person can hold.
+WAITS_PER_PERSON = 8
 IDLE_PER_PERSON = 4
 
 
