@@ -28,9 +28,8 @@ from wrappers.files.common import (
     problem,
     query_path,
     url,
-    verbs,
-    who,
 )
+from wrappers.request import verb_gate, viewer
 
 PAGE = 200
 ORDERS = ("name", "size", "modified", "folder")
@@ -71,8 +70,8 @@ async def browse(request: Request) -> Response:
         "hx-history-restore-request"
     )
     try:
-        listing = await verbs(request).call(
-            who(request),
+        listing = await verb_gate(request).call(
+            viewer(request),
             "files.page",
             path=path,
             order=options["order"],
@@ -161,8 +160,8 @@ async def new(request: Request) -> Response:
     verb = "files.mkdir" if kind == "folder" else "files.create"
     choice = form.get("on_conflict", "fail")
     try:
-        made = await verbs(request).call(
-            who(request), verb, path=join(folder, name), on_conflict=choice
+        made = await verb_gate(request).call(
+            viewer(request), verb, path=join(folder, name), on_conflict=choice
         )
     except VerbFailed as error:
         if error.kind == "EEXIST" and choice == "fail":
@@ -180,7 +179,7 @@ async def action_form(request: Request) -> Response:
     if what not in ("rename", "move", "copy") or not path:
         return problem(request, "Nothing to do", "Choose a file or folder first.", "/files", 404)
     try:
-        entry = await verbs(request).call(who(request), "files.stat", path=path)
+        entry = await verb_gate(request).call(viewer(request), "files.stat", path=path)
     except VerbError as error:
         return problem(request, "This cannot be changed", error.message, "/files", 404)
     return page(
@@ -223,8 +222,8 @@ async def act(request: Request) -> Response:
         "copy": "Nothing was copied",
     }
     try:
-        result = await verbs(request).call(
-            who(request), verb, path=path, destination=destination, on_conflict=choice
+        result = await verb_gate(request).call(
+            viewer(request), verb, path=path, destination=destination, on_conflict=choice
         )
     except VerbFailed as error:
         if error.kind == "EEXIST" and choice == "fail":
@@ -243,7 +242,7 @@ async def delete(request: Request) -> Response:
     path = form.get("path", "")
     back = url("/files", path=parent(path))
     try:
-        item = await verbs(request).call(who(request), "files.trash", path=path)
+        item = await verb_gate(request).call(viewer(request), "files.trash", path=path)
     except VerbError as error:
         return problem(request, "It was not deleted", error.message, back, error.status)
     return _back(parent(path), "trashed", item.name, undo=item.path)

@@ -22,13 +22,8 @@ from wrappers.request import verb_gate, viewer
 MAX_PATH = 4096
 
 
-# The file pages' short names for the two things every tool page takes from a request.
-who = viewer
-verbs = verb_gate
-
-
 def home(request: Request) -> str:
-    return home_of(who(request).unix_name)
+    return home_of(viewer(request).unix_name)
 
 
 @dataclass(frozen=True)
@@ -46,7 +41,7 @@ async def places(request: Request) -> list[Place]:
     for project in (await viewer_profile(request)).projects:
         folder = pattern.format(project=project)
         try:
-            await verbs(request).call(who(request), "files.stat", path=folder)
+            await verb_gate(request).call(viewer(request), "files.stat", path=folder)
         except VerbError:
             continue
         found.append(Place(f"Project {project}", folder, "project"))

@@ -25,6 +25,7 @@ from app.verbs import VerbDenied, VerbError, VerbFailed, VerbInvalid
 from managers.words import size_words
 from wrappers.files.browse import ORDERS, PAGE, listing_context
 from wrappers.files.common import date_words, url
+from wrappers.request import verb_gate
 
 log = get_logger("onestop.files.live")
 
@@ -66,7 +67,7 @@ async def follow(
 async def _follow(
     websocket: WebSocket, identity: Identity, folder: str, options: dict[str, Any], send: Send
 ) -> None:
-    verbs = websocket.app.state.verbs
+    verbs = verb_gate(websocket)
     csrf = str(session_of(websocket.scope).data.get("csrf", ""))
     template = websocket.app.state.templates.get_template("files/_listing.html")
     version = 0

@@ -22,7 +22,8 @@ from starlette.routing import Route
 from app.auth.profile import viewer_profile
 from app.verbs import VerbError
 from app.web.templating import message_page, render
-from wrappers.files.common import home, verbs, who
+from wrappers.files.common import home
+from wrappers.request import verb_gate, viewer
 
 R, W, X = 4, 2, 1
 
@@ -92,7 +93,7 @@ def _problem(request: Request, error: VerbError, path: str = "") -> Response:
 
 async def _shares_of(request: Request, path: str) -> list[Any]:
     try:
-        listed = await verbs(request).call(who(request), "files.shares")
+        listed = await verb_gate(request).call(viewer(request), "files.shares")
     except VerbError:
         return []
     return [item for item in listed.shared_by_me if item.path == path]
@@ -101,7 +102,7 @@ async def _shares_of(request: Request, path: str) -> list[Any]:
 async def permissions_page(request: Request) -> Response:
     path = _path(request) or home(request)
     try:
-        info = await verbs(request).call(who(request), "files.permissions", path=path)
+        info = await verb_gate(request).call(viewer(request), "files.permissions", path=path)
     except VerbError as error:
         return _problem(request, error, path)
     folder = info.kind == "folder"
@@ -177,8 +178,8 @@ async def change_permissions(request: Request) -> Response:
             },
         )
     try:
-        done = await verbs(request).call(
-            who(request), "files.chmod", path=path, mode=mode, recursive=recursive
+        done = await verb_gate(request).call(
+            viewer(request), "files.chmod", path=path, mode=mode, recursive=recursive
         )
     except VerbError as error:
         return _problem(request, error, path)
@@ -196,7 +197,7 @@ async def change_permissions(request: Request) -> Response:
 async def share_page(request: Request, problem: str = "", status: int = 200) -> Response:
     path = _path(request) or str((await request.form()).get("path", ""))[:4096]
     try:
-        info = await verbs(request).call(who(request), "files.permissions", path=path)
+        info = await verb_gate(request).call(viewer(request), "files.permissions", path=path)
     except VerbError as error:
         return _problem(request, error, path)
     profile = await viewer_profile(request)
@@ -227,8 +228,8 @@ async def share(request: Request) -> Response:
     if kind not in ("user", "group") or not name:
         return await share_page(request, "Choose a person or one of your project groups.", 400)
     try:
-        made = await verbs(request).call(
-            who(request),
+        made = await verb_gate(request).call(
+            viewer(request),
             "files.share",
             path=path,
             grantee_kind=kind,
@@ -258,8 +259,8 @@ async def unshare(request: Request) -> Response:
     if not back.startswith("/files/") or back.startswith("//"):
         back = "/files/shared"
     try:
-        result = await verbs(request).call(
-            who(request), "files.unshare", share_id=request.path_params["id"]
+        result = await verb_gate(request).call(
+            viewer(request), "files.unshare", share_id=request.path_params["id"]
         )
     except VerbError as error:
         return _problem(request, error)
@@ -274,7 +275,7 @@ async def unshare(request: Request) -> Response:
 
 async def shared_page(request: Request) -> Response:
     try:
-        listed = await verbs(request).call(who(request), "files.shares")
+        listed = await verb_gate(request).call(viewer(request), "files.shares")
     except VerbError as error:
         return _problem(request, error)
     return render(
@@ -291,7 +292,7 @@ async def shared_page(request: Request) -> Response:
 async def publish_page(request: Request, problem: str = "", status: int = 200) -> Response:
     path = _path(request) or str((await request.form()).get("path", ""))[:4096]
     try:
-        info = await verbs(request).call(who(request), "files.permissions", path=path)
+        info = await verb_gate(request).call(viewer(request), "files.permissions", path=path)
     except VerbError as error:
         return _problem(request, error, path)
     return render(
@@ -313,8 +314,8 @@ async def publish(request: Request) -> Response:
     path = str(form.get("path", ""))[:4096]
     days_text = str(form.get("days", "")).strip()
     try:
-        made = await verbs(request).call(
-            who(request),
+        made = await verb_gate(request).call(
+            viewer(request),
             "files.publish",
             path=path,
             days=int(days_text) if days_text.isdigit() else None,
@@ -339,8 +340,8 @@ async def publish(request: Request) -> Response:
 
 async def unpublish(request: Request) -> Response:
     try:
-        await verbs(request).call(
-            who(request), "files.unpublish", link_id=request.path_params["id"]
+        await verb_gate(request).call(
+            viewer(request), "files.unpublish", link_id=request.path_params["id"]
         )
     except VerbError as error:
         return _problem(request, error)

@@ -26,7 +26,6 @@ import binascii
 import hashlib
 import json
 import posixpath
-import pwd
 import secrets
 import weakref
 import zlib
@@ -42,6 +41,7 @@ from starlette.routing import BaseRoute, Route
 from app.logs import get_logger
 from app.settings import FileSettings
 from app.verbs import VerbError, descriptors
+from app.verbs.files_manage import home_of
 from app.web.downloads import attachment, download_headers, file_response, stream
 from app.web.templating import message_page, render
 from managers.words import size_words
@@ -473,7 +473,7 @@ async def _receive_into(
 async def upload_page(request: Request) -> Response:
     """The drop zone on a page of its own (the file browser shows the same partial)."""
     who = viewer(request)
-    folder = request.query_params.get("path") or pwd.getpwnam(who.unix_name).pw_dir
+    folder = request.query_params.get("path") or home_of(who.unix_name)
     files = _settings(request)
     return render(
         request,

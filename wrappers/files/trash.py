@@ -7,12 +7,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.verbs import VerbError, VerbFailed
-from wrappers.files.common import page, parent, places, problem, url, verbs, who
+from wrappers.files.common import page, parent, places, problem, url
+from wrappers.request import verb_gate, viewer
 
 
 async def trash_page(request: Request) -> Response:
     try:
-        listing = await verbs(request).call(who(request), "files.trash_list")
+        listing = await verb_gate(request).call(viewer(request), "files.trash_list")
     except VerbError as error:
         return problem(request, "The trash cannot be opened", error.message, "/files", 503)
     return page(
@@ -39,8 +40,8 @@ async def restore(request: Request) -> Response:
     """Back where it was; if that name is taken meanwhile, she chooses."""
     path, choice = await _path(request)
     try:
-        entry = await verbs(request).call(
-            who(request), "files.restore", path=path, on_conflict=choice
+        entry = await verb_gate(request).call(
+            viewer(request), "files.restore", path=path, on_conflict=choice
         )
     except VerbFailed as error:
         if error.kind == "EEXIST" and choice == "fail":
@@ -68,7 +69,7 @@ async def purge(request: Request) -> Response:
     path, _ = await _path(request)
     form = await request.form()
     try:
-        await verbs(request).call(who(request), "files.purge", path=path)
+        await verb_gate(request).call(viewer(request), "files.purge", path=path)
     except VerbError as error:
         return problem(request, "It was not deleted", error.message, "/files/trash")
     name = str(form.get("name", ""))[:300]
@@ -77,7 +78,7 @@ async def purge(request: Request) -> Response:
 
 async def empty(request: Request) -> Response:
     try:
-        await verbs(request).call(who(request), "files.trash_empty")
+        await verb_gate(request).call(viewer(request), "files.trash_empty")
     except VerbError as error:
         return problem(request, "The trash was not emptied", error.message, "/files/trash")
     return RedirectResponse(url("/files/trash", done="emptied"), 303)

@@ -31,9 +31,8 @@ from wrappers.files.common import (
     problem,
     query_path,
     url,
-    verbs,
-    who,
 )
+from wrappers.request import verb_gate, viewer
 
 HEAD_BYTES = 64 * 1024
 EDIT_BYTES = 1024 * 1024
@@ -88,7 +87,7 @@ def _table(text: str, tabs: bool) -> list[list[str]]:
 
 
 async def _open_head(request: Request, path: str, limit: int) -> tuple[bytes, int]:
-    opened = await verbs(request).call(who(request), "files.read", path=path)
+    opened = await verb_gate(request).call(viewer(request), "files.read", path=path)
     data, size = await asyncio.to_thread(opened.head, limit)
     return bytes(data), int(size)
 
@@ -96,7 +95,7 @@ async def _open_head(request: Request, path: str, limit: int) -> tuple[bytes, in
 async def view(request: Request) -> Response:
     path = query_path(request)
     try:
-        entry = await verbs(request).call(who(request), "files.stat", path=path)
+        entry = await verb_gate(request).call(viewer(request), "files.stat", path=path)
     except VerbError as error:
         return problem(request, "This file cannot be opened", error.message, "/files", 404)
     if entry.kind == "folder":
@@ -138,7 +137,7 @@ async def raw(request: Request) -> Response:
     if media is None:
         return HTMLResponse("Only images and PDFs are previewed here.", status_code=404)
     try:
-        opened = await verbs(request).call(who(request), "files.read", path=path)
+        opened = await verb_gate(request).call(viewer(request), "files.read", path=path)
     except VerbError as error:  # not there and not hers look alike
         return HTMLResponse(error.message, status_code=404)
     size = opened.size()
@@ -181,7 +180,7 @@ def _editor(
 
 async def _current(request: Request, path: str) -> tuple[Any, str, str]:
     """The file's entry, its text and that text's SHA-256; VerbFailed if not text."""
-    entry = await verbs(request).call(who(request), "files.stat", path=path)
+    entry = await verb_gate(request).call(viewer(request), "files.stat", path=path)
     if entry.kind == "folder":
         raise VerbFailed("This is a folder, not a file.", "EISDIR")
     if entry.size > EDIT_BYTES:
@@ -219,8 +218,8 @@ async def save(request: Request) -> Response:
         content = content.replace("\r\n", "\n")
     sha = str(form.get("sha256", ""))
     try:
-        saved = await verbs(request).call(
-            who(request), "files.save", path=path, content=content, expected_sha256=sha
+        saved = await verb_gate(request).call(
+            viewer(request), "files.save", path=path, content=content, expected_sha256=sha
         )
     except VerbFailed as error:
         if error.kind != "conflict":
@@ -246,7 +245,9 @@ async def save(request: Request) -> Response:
 
 async def _usage(request: Request, folder: str) -> Any:
     try:
-        return await verbs(request).call(who(request), "files.usage", path=folder, seconds=2.0)
+        return await verb_gate(request).call(
+            viewer(request), "files.usage", path=folder, seconds=2.0
+        )
     except VerbError:
         return None
 

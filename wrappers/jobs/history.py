@@ -15,13 +15,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from app.security.sessions import Identity, session_of
-from app.verbs import VerbError, VerbGate, VerbInvalid
+from app.verbs import VerbError, VerbInvalid
 from app.verbs.history import DEFAULT_DAYS, MAX_DAYS
 from app.web.efficiency import efficiency
 from app.web.templating import render
 from app.web.words import job_words
 from managers.scheduler import JobState
+from wrappers.request import verb_gate, viewer
 
 # What the state filter offers, in the words the job pages use.
 STATE_CHOICES: tuple[tuple[str, str], ...] = (
@@ -91,9 +91,7 @@ async def history_page(request: Request) -> Response:
     if fields:
         error, status = "Please check the highlighted fields.", 400
     else:
-        gate: VerbGate = request.app.state.verbs
-        identity = session_of(request.scope).identity
-        assert isinstance(identity, Identity)  # the sign-in guard runs first
+        gate, identity = verb_gate(request), viewer(request)
         try:
             result = await gate.call(identity, "jobs.history", **arguments)
         except VerbInvalid as error_:
@@ -125,9 +123,7 @@ async def job_usage(request: Request) -> Response:
     so a slow accounting database never delays it). Empty when the job is not the
     viewer's to see, its owner's history is not theirs to read, or accounting does
     not have it yet."""
-    gate: VerbGate = request.app.state.verbs
-    identity = session_of(request.scope).identity
-    assert isinstance(identity, Identity)
+    gate, identity = verb_gate(request), viewer(request)
     job_id = request.path_params["job_id"]
     try:
         job = (await gate.call(identity, "jobs.show", job_id=job_id)).job
