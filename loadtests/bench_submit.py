@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import statistics
 import subprocess
 import tempfile
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 from loadtests.bench_live_fanout import URL, start_portal
-from tests.helpers import new_client, sign_in
+from tests.helpers import job_form, new_client, sign_in
 
 SCRIPT = "#!/bin/bash\ntrue\n"
 
@@ -59,21 +58,7 @@ def main() -> None:
                 # Round 0 is a warm-up, reported apart: her first submission also
                 # starts her agent (once per person until it idles out).
                 for _ in range(rounds + 1):
-                    form = client.get(URL + "/jobs/new").text
-                    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
-                    token = re.search(r'name="token" value="([^"]+)"', form)
-                    assert csrf and token, "the form has no tokens"
-                    fields = {
-                        "csrf_token": csrf.group(1),
-                        "token": token.group(1),
-                        "name": "bench",
-                        "script": SCRIPT,
-                        "time_minutes": "1",
-                        "nodes": "1",
-                        "ntasks": "1",
-                        "cpus_per_task": "1",
-                        "memory_mb": "0",
-                    }
+                    fields = job_form(client, URL, SCRIPT, name="bench", time_minutes="1")
                     settle(pause)
                     started = time.perf_counter()
                     answer = client.post(URL + "/jobs/new", data=fields)

@@ -63,3 +63,37 @@ def submit_as(user: str, *options: str) -> str:
         text=True,
         check=True,
     ).stdout.strip()
+
+
+FORM_TOKENS = re.compile(r'name="(csrf_token|token)" value="([^"]*)"')
+
+
+def job_form(client: httpx.Client, portal_url: str, script: str, **fields: str) -> dict[str, str]:
+    """The submission form as a browser would send it: its CSRF and one-time tokens,
+    small resources on ``debug``, and ``fields`` over those."""
+    page = client.get(f"{portal_url}/jobs/new")
+    assert page.status_code == 200, page.text[:300]
+    tokens = dict(FORM_TOKENS.findall(page.text))
+    assert {"csrf_token", "token"} <= tokens.keys(), "the form has no tokens"
+    return {
+        **tokens,
+        "name": "",
+        "partition": "debug",
+        "time_minutes": "5",
+        "nodes": "1",
+        "ntasks": "1",
+        "cpus_per_task": "1",
+        "memory_mb": "0",
+        "workdir": "",
+        "script": script,
+        "mail_on_end": "",
+        "array": "",
+        **fields,
+    }
+
+
+def post_job(client: httpx.Client, portal_url: str, form: dict[str, str]) -> str:
+    """Send the form; return the job id the portal redirected to."""
+    answer = client.post(f"{portal_url}/jobs/new", data=form)
+    assert answer.status_code == 303, answer.text[:2000]
+    return str(answer.headers["location"]).rsplit("/", 1)[-1]

@@ -18,33 +18,12 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_PORT, running_portal, start_portal_process
-from tests.helpers import new_client, sign_in
-
-HIDDEN = re.compile(r'name="(csrf_token|token)" value="([^"]*)"')
+from tests.helpers import job_form, new_client, post_job, sign_in
 
 
-def job_form(client: httpx.Client, url: str, name: str, seconds: int) -> dict[str, str]:
-    page = client.get(f"{url}/jobs/new")
-    assert page.status_code == 200, page.text[:300]
-    hidden = dict(HIDDEN.findall(page.text))
-    return {
-        **hidden,
-        "name": name,
-        "partition": "debug",
-        "time_minutes": "5",
-        "nodes": "1",
-        "ntasks": "1",
-        "cpus_per_task": "1",
-        "memory_mb": "0",
-        "workdir": "/home/alice",
-        "script": f"#!/bin/bash\nsleep {seconds}\necho done\n",
-    }
-
-
-def submit(client: httpx.Client, url: str, form: dict[str, str]) -> str:
-    answer = client.post(f"{url}/jobs/new", data=form)
-    assert answer.status_code == 303, answer.text[:500]
-    return answer.headers["location"].rsplit("/", 1)[-1]
+def sleep_form(client: httpx.Client, url: str, name: str, seconds: int) -> dict[str, str]:
+    script = f"#!/bin/bash\nsleep {seconds}\necho done\n"
+    return job_form(client, url, script, name=name, workdir="/home/alice")
 
 
 def jobs_with_comment(token: str) -> list[str]:
@@ -83,9 +62,12 @@ def test_a_killed_portal_comes_back_with_every_job_and_no_duplicates(
 ) -> None:
     with running_portal(tmp_path, TEST_PORT + 10) as portal, new_client() as client:
         assert sign_in(client, portal.url, "alice").status_code == 303
-        short_form = job_form(client, portal.url, "short-before-crash", 4)
-        long_form = job_form(client, portal.url, "long-before-crash", 300)
-        short, long = submit(client, portal.url, short_form), submit(client, portal.url, long_form)
+        short_form = sleep_form(client, portal.url, "short-before-crash", 4)
+        long_form = sleep_form(client, portal.url, "long-before-crash", 300)
+        short, long = (
+            post_job(client, portal.url, short_form),
+            post_job(client, portal.url, long_form),
+        )
         try:
             # The portal dies without any chance to clean up (fuser: who listens there).
             listening = subprocess.run(
@@ -104,7 +86,7 @@ def test_a_killed_portal_comes_back_with_every_job_and_no_duplicates(
                 assert row_state(listed.text, short) == "completed"
                 assert row_state(listed.text, long) in ("pending", "running")
                 # The browser sends the long job's form again: the same job, not a second.
-                assert submit(client, portal.url, long_form) == long
+                assert post_job(client, portal.url, long_form) == long
                 assert jobs_with_comment(long_form["token"]) == [long]
                 assert jobs_with_comment(short_form["token"]) == [short]
             finally:

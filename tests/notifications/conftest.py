@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import TEST_PORT, Portal, running_portal
-from tests.helpers import new_client, sign_in
+from tests.helpers import job_form, new_client, post_job, sign_in
 
 # A second portal next to the suite's own (TEST_PORT): this folder's, with mail and a
 # slow poll. The identity provider accepts the ports up to 8019.
@@ -120,28 +120,8 @@ def submit_from_portal(
     client: httpx.Client, portal: Portal, name: str, script: str, mail: str = ""
 ) -> str:
     """Through the submission form, as a browser would post it; returns the job id."""
-    form = client.get(portal.url + "/jobs/new").text
-    token = form.split('name="token" value="')[1].split('"')[0]
-    answer = client.post(
-        portal.url + "/jobs/new",
-        data={
-            "csrf_token": csrf_of(client, portal),
-            "token": token,
-            "name": name,
-            "partition": "debug",
-            "time_minutes": "5",
-            "nodes": "1",
-            "ntasks": "1",
-            "cpus_per_task": "1",
-            "memory_mb": "0",
-            "workdir": "",
-            "script": script,
-            "mail_on_end": mail,
-            "array": "",
-        },
-    )
-    assert answer.status_code == 303, answer.text[:2000]
-    return str(answer.headers["location"]).rsplit("/", 1)[-1]
+    form = job_form(client, portal.url, script, name=name, mail_on_end=mail)
+    return post_job(client, portal.url, form)
 
 
 def unseen(client: httpx.Client, portal: Portal) -> int:
