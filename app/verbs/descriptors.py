@@ -2,14 +2,17 @@
 files.zip, files.upload_open): the agent opened it as the person, so the kernel has
 already decided; here it is only read, written at an offset, measured and closed.
 
-Kept in one module so the pages that stream transfers (wrappers/files/transfer.py)
-import no I/O of their own (tests/verbs/test_layering.py).
+Kept in one module so the verbs and the pages that use these descriptors (job
+output, previews, transfers) import no I/O of their own (tests/verbs/test_layering.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
+
+from pydantic import BaseModel
 
 
 def info(fd: int) -> os.stat_result:
@@ -45,3 +48,45 @@ def write_all(fd: int, buffers: list[bytes] | list[memoryview], offset: int) -> 
                 raise OSError(28, "No space left on device")
             done += more
         offset += total
+
+
+class OpenFile(BaseModel):
+    """An open, read-only descriptor; the caller must close it (or use ``tail``)."""
+
+    fd: int
+
+    def tail(self, limit: int) -> tuple[str, bool]:
+        """The last ``limit`` bytes as text, whether there was more, and the file closed."""
+        try:
+            size = os.fstat(self.fd).st_size
+            os.lseek(self.fd, max(0, size - limit), os.SEEK_SET)
+            data = os.read(self.fd, limit)
+        finally:
+            os.close(self.fd)
+        return data.decode("utf-8", errors="replace"), size > limit
+
+    def head(self, limit: int) -> tuple[bytes, int]:
+        """The first ``limit`` bytes and the file's whole size, and the file closed."""
+        try:
+            size = os.fstat(self.fd).st_size
+            chunks, left = [], limit
+            while left > 0:
+                chunk = os.read(self.fd, min(left, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+        finally:
+            os.close(self.fd)
+        return b"".join(chunks), size
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
+        """The whole file in pieces (for a streamed response), closed at the end."""
+        try:
+            while chunk := os.read(self.fd, size):
+                yield chunk
+        finally:
+            os.close(self.fd)

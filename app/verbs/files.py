@@ -3,7 +3,6 @@ person's agent then does it as them, and the kernel has the last word."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal, Self
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.security.sessions import Identity
 from app.verbs.catalog import Verb, register
+from app.verbs.descriptors import OpenFile
 
 
 class PathArgs(BaseModel):
@@ -94,48 +94,6 @@ class Listing(Columns):
 
     def entries(self) -> list[Entry]:
         return [Entry(**row) for row in self.rows()]
-
-
-class OpenFile(BaseModel):
-    """An open, read-only descriptor; the caller must close it (or use ``tail``)."""
-
-    fd: int
-
-    def tail(self, limit: int) -> tuple[str, bool]:
-        """The last ``limit`` bytes as text, whether there was more, and the file closed."""
-        try:
-            size = os.fstat(self.fd).st_size
-            os.lseek(self.fd, max(0, size - limit), os.SEEK_SET)
-            data = os.read(self.fd, limit)
-        finally:
-            os.close(self.fd)
-        return data.decode("utf-8", errors="replace"), size > limit
-
-    def head(self, limit: int) -> tuple[bytes, int]:
-        """The first ``limit`` bytes and the file's whole size, and the file closed."""
-        try:
-            size = os.fstat(self.fd).st_size
-            chunks, left = [], limit
-            while left > 0:
-                chunk = os.read(self.fd, min(left, 1 << 20))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-        finally:
-            os.close(self.fd)
-        return b"".join(chunks), size
-
-    def size(self) -> int:
-        return os.fstat(self.fd).st_size
-
-    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
-        """The whole file in pieces (for a streamed response), closed at the end."""
-        try:
-            while chunk := os.read(self.fd, size):
-                yield chunk
-        finally:
-            os.close(self.fd)
 
 
 async def the_path(args: Any, identity: Identity, services: Any) -> str:

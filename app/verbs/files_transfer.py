@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from app.security.sessions import Identity
 from app.verbs.catalog import Verb, register
-from app.verbs.files import Entry, OpenFile, the_path
+from app.verbs.descriptors import OpenFile
+from app.verbs.files import Entry, the_path
 from managers.errors import OperationError
 from managers.files.transfer import check_name
 
