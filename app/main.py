@@ -23,6 +23,8 @@ from app.auth.oidc import OIDCClient
 from app.db import REPO_ROOT, check_schema, create_engine, session_factory
 from app.job_templates import TemplateStore
 from app.logs import configure_logging, get_logger
+from app.notebook_proxy import NotebookProxy, is_proxied
+from app.notebooks import Notebooks, NotebookStore
 from app.notify import Mailer, NotificationStore, Notifier
 from app.policy import load_policy
 from app.policy.roles import PROJECT_JOB_VIEW
@@ -35,6 +37,14 @@ from app.security.ratelimit import LoginRateLimiter
 from app.security.sessions import SessionMiddleware, SessionStore
 from app.settings import Settings
 from app.shares import ShareStore
+from app.tools import (
+    discover,
+    ensure_rules,
+    followers_of,
+    routes_of,
+    template_folders,
+)
+from app.tools import running as tools_running
 from app.verbs import Services, VerbGate
 from app.web import admin_sessions, public_links
 from app.web.dashboard import dashboard
@@ -47,10 +57,6 @@ from managers.agent.tls import client_context
 from managers.cluster_watcher import ClusterWatcher
 from managers.hook_events import HookEvents
 from managers.scheduler.slurm import SlurmAdapter
-from wrappers import files as files_tool
-from wrappers import jobs as jobs_tool
-from wrappers import notifications as notifications_tool
-from wrappers.files import live as files_live
 
 log = get_logger("onestop.app")
 
@@ -114,9 +120,12 @@ async def _stop(task: asyncio.Task[None]) -> None:
 
 def create_app(settings: Settings) -> Starlette:
     configure_logging(settings.log_level, settings.log_json)
+    # Every tool, the built-in ones too, arrives through the same entry point group.
+    tools = discover(settings.disabled_tools)
     engine = create_engine(settings.database_url)
     db_sessions = session_factory(engine)
     store = SessionStore(db_sessions, settings)
+    notebook_proxy = NotebookProxy(settings, NotebookStore(db_sessions).get)
     bus = EventBus(settings.event_bus_url)
 
     async def publish_cluster_news(audience: str | None, payload: dict[str, Any]) -> None:
@@ -162,9 +171,11 @@ def create_app(settings: Settings) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
             stack.push_async_callback(app.state.auditor.close)
+            stack.push_async_callback(notebook_proxy.close)
             await check_schema(engine, settings.database_url)
             policy = await load_policy(engine, settings.database_url)
             await policy.keep_rule(PROJECT_JOB_VIEW, settings.project_job_view)
+            await ensure_rules(policy, tools)
             app.state.policy = policy
             templates = TemplateStore(db_sessions)
             await templates.seed_examples()  # a fresh site's composer is never empty
@@ -178,6 +189,7 @@ def create_app(settings: Settings) -> Starlette:
                     notifier=notifier,
                     templates=templates,
                     shares=app.state.shares,
+                    notebooks=Notebooks(NotebookStore(db_sessions), settings.notebooks),
                 ),
                 app.state.auditor,
                 recent_sign_in_seconds=settings.admin_recent_login_minutes * 60,
@@ -197,10 +209,14 @@ def create_app(settings: Settings) -> Starlette:
             for job in jobs:
                 task = asyncio.create_task(job)
                 stack.push_async_callback(_stop, task)
+            await stack.enter_async_context(tools_running(app, tools))
             log.info("portal_started", url=settings.public_url)
             yield
 
     routes = [
+        # /notebooks/<16 hex>/...: her Jupyter server, through the reverse proxy, when the
+        # notebooks tool is on. First, because a JupyterLab page makes hundreds of these.
+        *(notebook_proxy.routes() if any(tool.name == "notebooks" for tool in tools) else []),
         Route("/", dashboard, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/vendor/{name}", vendor_file, methods=["GET"]),
@@ -209,15 +225,13 @@ def create_app(settings: Settings) -> Starlette:
         *auth_routes.routes,
         *admin_sessions.routes,
         *public_links.routes,
-        *jobs_tool.routes,
-        *files_tool.routes,
-        *notifications_tool.routes,
+        *routes_of(tools),
     ]
     middleware = [
         Middleware(SecurityHeadersMiddleware, settings=settings),
-        Middleware(SessionMiddleware, store=store, settings=settings),
+        Middleware(SessionMiddleware, store=store, settings=settings, recent_ok=is_proxied),
         Middleware(AccessLogMiddleware),
-        Middleware(CSRFMiddleware),
+        Middleware(CSRFMiddleware, exempt=is_proxied),
         Middleware(RequireSignIn),
     ]
     app = Starlette(
@@ -227,7 +241,8 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.state.settings = settings
-    app.state.templates = build_templates()
+    app.state.tools = tools
+    app.state.templates = build_templates(template_folders(tools), tools)
     app.state.fragments = FragmentCache()
     app.state.engine = engine
     app.state.db_sessions = db_sessions
@@ -236,7 +251,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.bus = bus
     app.state.watcher = watcher
     # What pages may ask /ws to follow (a folder open in a tab: wrappers/files/live.py).
-    app.state.followers = {"watch": files_live.follow}
+    app.state.followers = followers_of(tools)
     app.state.oidc = OIDCClient(settings.oidc, settings.public_url + "/auth/callback")
     app.state.login_limiter = LoginRateLimiter(settings.login_attempts_per_minute)
     app.state.shares = ShareStore(db_sessions)

@@ -93,12 +93,33 @@ class FileSettings(BaseModel):
 
     # The largest file one upload may bring; larger ones are refused before any byte.
     max_upload_bytes: int = Field(default=50 * 1024**3, ge=0)
-    # Size of the checked pieces the browser sends (each with its SHA-256); a dropped
+    # Size of the checked pieces the browser sends (each with its CRC-32); a dropped
     # connection costs at most one piece. Also the most a piece may be.
-    chunk_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    chunk_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     # An upload's part file untouched this many days counts as abandoned and is removed
     # when the next upload starts in its folder (no background job); 0 keeps them.
     abandoned_upload_days: int = Field(default=7, ge=0, le=3650)
+
+
+class NotebookSettings(BaseModel):
+    """Jupyter sessions: where Jupyter is installed and how the portal's proxy reaches it."""
+
+    # The shared Jupyter environment every session runs from (scripts/install-jupyter.sh).
+    jupyter_env: str = "/opt/onestop/jupyter"
+    # How long the proxy waits to connect to a session's server, and for the next bytes
+    # of an answer once connected (a silent server is given up on after this).
+    proxy_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    proxy_read_timeout_seconds: float = Field(default=300.0, gt=0)
+    # How long the readiness probe waits for Jupyter's status answer.
+    probe_timeout_seconds: float = Field(default=5.0, gt=0)
+    # The start form's defaults, so one click starts a session ("" partition: the
+    # cluster's default partition; 0 memory: the partition's default).
+    default_cores: int = Field(default=1, ge=1, le=256)
+    default_memory_mb: int = Field(default=1024, ge=0)
+    default_hours: float = Field(default=1.0, gt=0)
+    default_partition: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
+    # Ended sessions each person keeps in her list (older ones are forgotten).
+    ended_kept: int = Field(default=10, ge=0, le=1000)
 
 
 class Settings(BaseSettings):
@@ -129,6 +150,8 @@ class Settings(BaseSettings):
     # Each project group's shared folder, shown in the file manager ("{project}" is
     # the group's name); a project without such a folder simply shows none.
     project_folder: str = "/srv/projects/{project}"
+    # Installed tools (entry points "onestop.wrappers") to leave out, by name.
+    disabled_tools: list[str] = Field(default_factory=list)
     login_attempts_per_minute: int = 20
     log_level: str = "INFO"
     log_json: bool = True
@@ -137,6 +160,7 @@ class Settings(BaseSettings):
     agents: AgentSettings = AgentSettings()
     mail: MailSettings = MailSettings()
     files: FileSettings = FileSettings()
+    notebooks: NotebookSettings = NotebookSettings()
 
     @field_validator("public_url")
     @classmethod
@@ -148,9 +172,14 @@ class Settings(BaseSettings):
 
     @property
     def origin(self) -> str:
-        """Scheme, host and port of the portal as the browser sees it."""
+        """Scheme, host and port of the portal as the browser sees it: browsers leave
+        out a scheme's default port in Origin, so ``https://x:443`` is ``https://x``."""
         parts = urlsplit(self.public_url)
-        return f"{parts.scheme}://{parts.netloc}"
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        netloc = parts.netloc
+        if parts.port is not None and parts.port == default:
+            netloc = netloc.rsplit(":", 1)[0]
+        return f"{parts.scheme}://{netloc}"
 
     @property
     def tls(self) -> bool:

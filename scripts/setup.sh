@@ -18,7 +18,7 @@ fi
 step "Debian packages"
 bash scripts/install-system.sh
 
-step "npm packages (front-end assets, identity provider)"
+step "npm packages (front-end assets, identity provider, configurable-http-proxy for a benchmark)"
 if ! cmp -s package-lock.json node_modules/.onestop-lock 2>/dev/null; then
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.onestop-lock
@@ -37,6 +37,9 @@ if [[ ! -x "$VENV/bin/python" ]] || ! cmp -s pyproject.toml "$stamp" 2>/dev/null
 else
   echo "up to date"
 fi
+
+step "Shared Jupyter environment (notebook sessions)"
+bash scripts/install-jupyter.sh
 
 step "Demo people and project groups"
 bash scripts/demo-people.sh

@@ -55,12 +55,71 @@
     pre.scrollTop = pre.scrollHeight;
   });
 
-  // A live folder redraw (wrappers/files/live.py) is skipped while a row's menu is
-  // open, which it would close under her; the next change in the folder redraws it.
+  // A live folder redraw (wrappers/files/live.py) keeps what she has loaded and where
+  // she is. It is skipped while a row's menu is open, which it would close under her
+  // (the next change in the folder redraws it). The pushed listing has the first page
+  // only: a tab that scrolled further asks for as many rows as it has instead
+  // (data-listing-refresh, files/_listing.html). Either way the row at the top of the
+  // window stays where it was.
+  function anchorOf(listing) {
+    var rows = listing.querySelectorAll("#rows tr.file-row");
+    for (var i = 0; i < rows.length; i += 1) {
+      var box = rows[i].getBoundingClientRect();
+      if (box.bottom > 0) return { path: rows[i].getAttribute("data-path"), top: box.top };
+    }
+    return null;
+  }
+
+  function keepPlace(listing, anchor) {
+    if (!anchor) return;
+    var rows = listing.querySelectorAll("#rows tr.file-row");
+    for (var i = 0; i < rows.length; i += 1) {
+      if (rows[i].getAttribute("data-path") === anchor.path) {
+        window.scrollBy(0, rows[i].getBoundingClientRect().top - anchor.top);
+        return;
+      }
+    }
+  }
+
+  var refreshing = false;
+  var pendingAnchor = null;
+
+  function refetch(listing, marker, loaded) {
+    if (refreshing) return; // the one under way shows the folder as it is by then
+    refreshing = true;
+    var anchor = anchorOf(listing);
+    htmx.ajax("GET", marker.getAttribute("data-listing-refresh") + "&rows=" + loaded, {
+      target: "#listing",
+      swap: "innerHTML"
+    }).then(function () {
+      keepPlace(listing, anchor);
+    }).finally(function () { refreshing = false; });
+  }
+
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target;
-    if (target && target.id === "listing" && target.querySelector("details[open]")) {
+    if (!target || target.id !== "listing") return;
+    if (target.querySelector("details[open]")) {
       event.detail.shouldSwap = false;
+      return;
+    }
+    var marker = target.querySelector("[data-listing-refresh]");
+    var loaded = target.querySelectorAll("#rows tr.file-row").length;
+    if (marker && loaded > parseInt(marker.getAttribute("data-page-size"), 10)) {
+      event.detail.shouldSwap = false;
+      if (loaded <= parseInt(marker.getAttribute("data-max-rows"), 10)) {
+        refetch(target, marker, loaded);
+      }
+      return;
+    }
+    pendingAnchor = anchorOf(target);
+  });
+
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "listing" && pendingAnchor) {
+      keepPlace(target, pendingAnchor);
+      pendingAnchor = null;
     }
   });
 

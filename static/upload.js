@@ -1,15 +1,22 @@
 // Onestop uploads: drop or choose files and folders; each goes up in checked pieces
 // (tus 1.0 core + checksum, see wrappers/files/transfer.py) with its own progress bar.
-// A dropped connection or a restarted portal is retried; the server says how much it
-// has and the upload carries on from there. Choosing the same file again after
-// closing the page also carries on (its address is kept in localStorage).
+// Each piece carries its CRC-32; the last one carries the SHA-256 of the whole file,
+// computed here while the file is read (hash-wasm, loaded when first needed), which
+// the portal compares with its own before the file gets its name. The next piece is
+// read and hashed while the current one is on its way. A dropped connection or a
+// restarted portal is retried; the server says how much it has and the upload
+// carries on from there. Choosing the same file again after closing the page also
+// carries on (its address is kept in localStorage; the part already sent is read
+// and hashed again here, not sent again).
 (function () {
   "use strict";
 
   var CONCURRENT = 2;
   var MAX_TRIES = 30;
+  var STEP = 8 * 1024 * 1024; // hashed at once, between two looks at the page's events
   var queue = [];
   var running = 0;
+  var hashing = null;
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -85,11 +92,86 @@
     };
   }
 
-  async function sha256(buffer) {
-    if (!window.crypto || !window.crypto.subtle) return null; // not a secure page: no checksum
-    return bufferB64(await window.crypto.subtle.digest("SHA-256", buffer));
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
   }
 
+  // hash-wasm's CRC-32 and SHA-256, or null where they cannot run (no WebAssembly):
+  // the pieces then go up unchecked, as from any plain tus client.
+  function hashLibrary() {
+    if (!hashing) {
+      hashing = Promise.all([
+        loadScript("/vendor/hash-wasm-crc32.min.js"),
+        loadScript("/vendor/hash-wasm-sha256.min.js")
+      ]).then(function () {
+        var lib = window.hashwasm;
+        return lib && lib.createCRC32 && lib.createSHA256 && window.WebAssembly ? lib : null;
+      }).catch(function () { return null; });
+    }
+    return hashing;
+  }
+
+  function breather() {
+    return new Promise(function (resolve) { setTimeout(resolve, 0); });
+  }
+
+  // Reads pieces of one file: each with its CRC-32, and the file's SHA-256 fed in
+  // order, once per byte, however often a piece is read again (a retry, a resume).
+  function Reader(file, lib) {
+    this.file = file;
+    this.lib = lib;
+    this.hashed = 0;
+    this.whole = null;
+    this.sha = null;
+    this.crc = null;
+    this.last = Promise.resolve();
+  }
+
+  // One read at a time (a read-ahead and a retry share the hashers), in call order.
+  Reader.prototype.piece = function (start, end) {
+    var self = this;
+    var run = this.last.then(function () { return self.read(start, end); });
+    this.last = run.catch(function () {});
+    return run;
+  };
+
+  Reader.prototype.read = async function (start, end) {
+    var lib = this.lib;
+    if (lib && !this.sha) {
+      this.sha = await lib.createSHA256();
+      this.crc = await lib.createCRC32();
+    }
+    while (lib && this.hashed < start) { // carried on from another visit: catch up
+      var upto = Math.min(start, this.hashed + STEP);
+      var earlier = await this.file.slice(this.hashed, upto).arrayBuffer();
+      this.sha.update(new Uint8Array(earlier));
+      this.hashed = upto;
+      await breather();
+    }
+    var data = new Uint8Array(await this.file.slice(start, end).arrayBuffer());
+    if (!lib) return { data: data, crc: null };
+    this.crc.init();
+    for (var at = 0; at < data.length; at += STEP) {
+      var part = data.subarray(at, Math.min(at + STEP, data.length));
+      this.crc.update(part);
+      var from = Math.max(start + at, this.hashed) - (start + at);
+      if (from < part.length) {
+        this.sha.update(from ? part.subarray(from) : part);
+        this.hashed = start + at + part.length;
+      }
+      await breather();
+    }
+    if (end >= this.file.size && this.whole === null && this.hashed >= this.file.size) {
+      this.whole = bufferB64(this.sha.digest("binary"));
+    }
+    return { data: data, crc: bufferB64(this.crc.digest("binary")) };
+  };
   async function offsetOf(url) {
     var answer = await request("HEAD", url, {}, null);
     if (answer.status === 200) {
@@ -107,9 +189,10 @@
     var key = "onestop-upload:" + job.folder + "|" + job.name + "|" + file.size + "|" + file.lastModified;
     var url = localStorage.getItem(key);
     var offset = 0;
-    var chunk = 16 * 1024 * 1024;
+    var chunk = 32 * 1024 * 1024; // the portal says its own (Onestop-Chunk-Size)
     var tries = 0;
     job.view.finish("working", "starting");
+    var lib = await hashLibrary();
     if (url) {
       var known = await offsetOf(url);
       if (known && !known.gone) {
@@ -125,12 +208,13 @@
         "filename " + b64(job.name),
         "folder " + b64(job.folder),
         "conflict " + b64(job.conflict)
-      ].join(",");
+      ];
+      if (lib) metadata.push("checksum " + b64("sha256")); // the whole file's, at the end
       var created;
       for (;;) {
         created = await request("POST", "/files/uploads", {
           "Upload-Length": String(file.size),
-          "Upload-Metadata": metadata
+          "Upload-Metadata": metadata.join(",")
         }, null);
         if (created.status !== 0 && created.status < 500) break;
         tries += 1;
@@ -147,9 +231,12 @@
       if (doneAt) return done(job, decodeURIComponent(doneAt));
       localStorage.setItem(key, url);
     }
+    var reader = new Reader(file, lib);
+    var stop = function (start) { return Math.min(start - (start % chunk) + chunk, file.size); };
     tries = 0;
     var mismatches = 0;
     var emptyTried = false;
+    var next = null; // the piece read ahead: {start, promise}
     for (;;) {
       if (offset >= file.size) {
         // Everything arrived but the file was not named yet (the portal stopped just
@@ -157,18 +244,21 @@
         if (emptyTried) break;
         emptyTried = true;
       }
-      var end = Math.min(offset + chunk, file.size);
-      var piece = await file.slice(offset, end).arrayBuffer();
-      var sum = await sha256(piece);
+      var end = stop(offset);
+      var piece = next && next.start === offset ? await next.promise : await reader.piece(offset, end);
+      next = null;
       var headers = {
         "Content-Type": "application/offset+octet-stream",
         "Upload-Offset": String(offset)
       };
-      if (sum) headers["Upload-Checksum"] = "sha256 " + sum;
+      if (piece.crc) headers["Upload-Checksum"] = "crc32 " + piece.crc;
+      if (end >= file.size && reader.whole) headers["Repr-Digest"] = "sha-256=:" + reader.whole + ":";
       var base = offset;
-      var sent = await request("PATCH", url, headers, piece, function (loaded) {
+      var sending = request("PATCH", url, headers, piece.data, function (loaded) {
         job.view.show(base + loaded, file.size);
       });
+      if (end < file.size) next = { start: end, promise: reader.piece(end, stop(end)) };
+      var sent = await sending;
       if (sent.status === 204) {
         offset = parseInt(sent.getResponseHeader("Upload-Offset"), 10);
         tries = 0;
@@ -181,6 +271,12 @@
         continue;
       }
       if (sent.status === 460 && mismatches < 3) { mismatches += 1; continue; }
+      if (sent.status === 422) {
+        // The whole file differs from what was read here: the portal kept it aside,
+        // unnamed. Nothing to resume; the words say what to do.
+        localStorage.removeItem(key);
+        return job.view.finish("failed", sent.responseText || "The file arrived damaged.");
+      }
       var moved = sent.status === 409 && sent.getResponseHeader("Upload-Offset") !== null;
       if (sent.status === 0 || sent.status >= 500 || moved) {
         // No answer, a restarted portal or a cut connection: ask how much arrived.

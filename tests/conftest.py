@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -94,6 +95,30 @@ def running_portal(workdir: Path, port: int = TEST_PORT, **extra_env: str) -> It
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+@contextlib.contextmanager
+def portal_with_own_agents(
+    workdir: Path, port: int = TEST_PORT, **extra_env: str
+) -> Iterator[Portal]:
+    """``running_portal`` whose agents are its own (a fresh runtime folder), so they run
+    the code under test rather than an older agent still serving the main portal;
+    they are stopped with it."""
+    from tests.agents.conftest import stop_agents
+
+    base = Path("/run/onestop-test") / uuid.uuid4().hex[:8]
+    try:
+        with running_portal(
+            workdir,
+            port,
+            ONESTOP_AGENTS__RUNTIME_DIR=str(base / "agents"),
+            ONESTOP_AGENTS__LOG_DIR=str(base / "logs"),
+            **extra_env,
+        ) as portal:
+            yield portal
+    finally:
+        stop_agents(base / "agents")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def start_portal_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

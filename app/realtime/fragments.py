@@ -13,6 +13,7 @@ from typing import Any
 from starlette.templating import Jinja2Templates
 
 from app.security.sessions import Identity
+from app.verbs.notebooks import SessionView
 from managers.cluster_watcher import cluster_event, jobs_event, project_jobs_event
 from managers.scheduler import ClusterSnapshot
 from managers.scheduler.models import ACTIVE_JOB_STATES, Job
@@ -51,6 +52,26 @@ def render_event(
                     templates.get_template(name).render(job=job, oob=True, csrf=csrf)
                     for job in touched
                     for name in ("jobs/_status.html", "jobs/_details.html")
+                ),
+            ]
+        )
+    if kind == "notebooks" and event.get("user") == viewer.unix_name:
+        # Her notebook sessions (app/notebooks_monitor.py): the list, each session's
+        # own page and the dashboard card, whichever the viewer's page has.
+        sessions = [SessionView.model_validate(item) for item in event.get("sessions", [])]
+        return "".join(
+            [
+                templates.get_template("notebooks/_sessions.html").render(
+                    sessions=sessions, oob=True, csrf=csrf
+                ),
+                templates.get_template("notebooks/_card.html").render(
+                    notebook_sessions=sessions, oob=True
+                ),
+                *(
+                    templates.get_template("notebooks/_session.html").render(
+                        s=session, oob=True, csrf=csrf
+                    )
+                    for session in sessions
                 ),
             ]
         )

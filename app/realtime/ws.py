@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.logs import get_logger
 from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
 from app.realtime.fragments import current_events, render_event
+from app.realtime.together import until_one_ends
 from app.security.sessions import Identity, session_of
 from app.web.project_jobs import project_access
 
@@ -127,20 +128,8 @@ async def live(websocket: WebSocket) -> None:
             await asyncio.sleep(SESSION_CHECK_SECONDS)  # a database check, not an event
         await websocket.close(code=4401)
 
-    tasks = [
-        asyncio.create_task(receive()),
-        asyncio.create_task(send()),
-        asyncio.create_task(watch_session()),
-    ]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in done:
-        error = task.exception()
+    for error in await until_one_ends(receive(), send(), watch_session()):
         # A peer that went away mid-send is ordinary; anything else is logged, and the
         # browser reconnects. Never a traceback at the viewer.
-        if error is not None and not isinstance(error, WebSocketDisconnect | RuntimeError):
+        if not isinstance(error, WebSocketDisconnect | RuntimeError):
             log.warning("ws_ended_with_error", user=identity.unix_name, error=repr(error))

@@ -8,6 +8,7 @@ A request that changes state without it never reaches a route.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from starlette.responses import PlainTextResponse
@@ -33,11 +34,20 @@ def csrf_token(scope: Scope) -> str:
 
 
 class CSRFMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """``exempt(path)``: paths that check their requests another way (the notebook
+    proxy: the Origin header, then Jupyter's own XSRF token), since the pages sending
+    them are not the portal's and cannot carry its token."""
+
+    def __init__(self, app: ASGIApp, exempt: Callable[[str], bool] | None = None) -> None:
         self.app = app
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            or (self.exempt is not None and self.exempt(scope["path"]))
+        ):
             await self.app(scope, receive, send)
             return
         expected = session_of(scope).data.get("csrf")

@@ -22,7 +22,8 @@ def content_security_policy(settings: Settings) -> str:
     return "; ".join(
         [
             "default-src 'self'",
-            "script-src 'self'",
+            # WebAssembly may be compiled (the upload checksums, hash-wasm); no eval.
+            "script-src 'self' 'wasm-unsafe-eval'",
             "style-src 'self'",
             "img-src 'self' data:",
             "font-src 'self'",
@@ -34,6 +35,13 @@ def content_security_policy(settings: Settings) -> str:
             f"form-action 'self' {idp.scheme}://{idp.netloc}",
         ]
     )
+
+
+OWN_HEADERS = "onestop.own_security_headers"
+"""Scope key set by an app relaying another server's page (the notebook proxy): the
+page keeps its own Content-Security-Policy, framing and caching rules, since the
+portal's would break it, and gets only the headers below that cannot."""
+ALWAYS = ("x-content-type-options", "referrer-policy", "permissions-policy")
 
 
 class SecurityHeadersMiddleware:
@@ -53,7 +61,12 @@ class SecurityHeadersMiddleware:
         if settings.tls:
             self.headers["strict-transport-security"] = "max-age=31536000"
 
-    def apply(self, headers: MutableHeaders, path: str) -> None:
+    def apply(self, headers: MutableHeaders, path: str, relayed: bool = False) -> None:
+        if relayed:
+            for name in (*ALWAYS, "strict-transport-security"):
+                if name in self.headers:
+                    headers.setdefault(name, self.headers[name])
+            return
         for name, value in self.headers.items():
             headers.setdefault(name, value)
         if not path.startswith(("/static/", "/vendor/")):
@@ -67,7 +80,9 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.apply(MutableHeaders(scope=message), scope["path"])
+                self.apply(
+                    MutableHeaders(scope=message), scope["path"], bool(scope.get(OWN_HEADERS))
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

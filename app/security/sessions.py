@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,10 +25,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import transaction
 from app.models import User, WebSession, utcnow
+from app.recent import Recent
 from app.settings import Settings
 
 ANONYMOUS_LIFETIME = timedelta(minutes=15)
 TOUCH_EVERY = timedelta(seconds=60)
+RECENT_SECONDS = 1.0
+"""How old a session read may be for requests that accept a recent one (see load)."""
 
 
 def hash_token(token: str) -> str:
@@ -89,22 +93,30 @@ class SessionStore:
         self._sessions = sessions
         self._lifetime = timedelta(minutes=settings.session_lifetime_minutes)
         self._idle = timedelta(minutes=settings.session_idle_minutes)
+        # Rows as last read, by id hash, for requests that accept a recent read.
+        self._recent: Recent[str, tuple[WebSession, User | None] | None] = Recent(RECENT_SECONDS)
+        self._touched: dict[str, datetime] = {}
 
-    async def load(self, token: str | None) -> SessionState:
+    async def load(self, token: str | None, *, recent: bool = False) -> SessionState:
+        """The session of ``token``, checked (revoked, expired, idle) against now.
+
+        ``recent``: the row may come from a read of this process in the last
+        RECENT_SECONDS instead of the database. For the notebook proxy, where one
+        JupyterLab page makes hundreds of requests: the checks still run on every
+        request, and a revocation through this process (sign-out, an admin's) takes
+        effect at once; one made by another process within a second.
+        """
         if not token or len(token) > 128:
             return SessionState()
         id_hash = hash_token(token)
-        now = utcnow()
-        async with self._sessions() as db:
-            result = await db.exec(
-                select(WebSession, User)
-                .join(User, isouter=True)
-                .where(WebSession.id_hash == id_hash)
-            )
-            row = result.first()
+        if recent:
+            row = await self._recent.get(id_hash, lambda: self._row(id_hash))
+        else:
+            row = await self._row(id_hash)
         if row is None:
             return SessionState()
         record, user = row
+        now = utcnow()
         if (
             record.revoked_at is not None
             or record.expires_at <= now
@@ -130,6 +142,27 @@ class SessionStore:
             last_seen_at=record.last_seen_at,
             _snapshot=json.dumps(data, sort_keys=True, default=str),
         )
+
+    def _touched_lately(self, id_hash: str, now: datetime) -> bool:
+        """Whether this process wrote the session's last_seen_at in the last minute
+        (requests that all read the same recent row must not all write it again)."""
+        last = self._touched.get(id_hash)
+        if last is not None and now - last <= TOUCH_EVERY:
+            return True
+        if len(self._touched) > 10000:
+            self._touched.clear()
+        self._touched[id_hash] = now
+        return False
+
+    async def _row(self, id_hash: str) -> tuple[WebSession, User | None] | None:
+        async with self._sessions() as db:
+            result = await db.exec(
+                select(WebSession, User)
+                .join(User, isouter=True)
+                .where(WebSession.id_hash == id_hash)
+            )
+            row = result.first()
+        return None if row is None else (row[0], row[1])
 
     async def persist(self, state: SessionState, client_ip: str, user_agent: str) -> str | None:
         """Write what the request changed; return a new cookie value when one was minted."""
@@ -158,8 +191,13 @@ class SessionStore:
             return token
         if state.id_hash and (
             state.changed
-            or (state.last_seen_at is not None and now - state.last_seen_at > TOUCH_EVERY)
+            or (
+                state.last_seen_at is not None
+                and now - state.last_seen_at > TOUCH_EVERY
+                and not self._touched_lately(state.id_hash, now)
+            )
         ):
+            self._recent.forget(state.id_hash)
             async with transaction(self._sessions) as db:
                 await db.exec(
                     update(WebSession)
@@ -182,6 +220,7 @@ class SessionStore:
 
     async def revoke(self, id_hash: str) -> int:
         """End one session; returns 1 if it was live, 0 if unknown or already ended."""
+        self._recent.forget(id_hash)
         async with transaction(self._sessions) as db:
             result = await db.exec(
                 update(WebSession)
@@ -212,6 +251,7 @@ class SessionStore:
     async def forget_user(self, unix_name: str) -> int:
         """Delete a person's record and sessions, so their campus identity can be bound
         afresh at the next sign-in (for an account renamed at the provider)."""
+        self._recent.clear()
         async with transaction(self._sessions) as db:
             users = (await db.exec(select(User.id).where(User.unix_name == unix_name))).all()
             if not users:
@@ -240,6 +280,7 @@ class SessionStore:
 
     async def revoke_user(self, unix_name: str) -> int:
         """End every live session of one person (an admin's emergency brake)."""
+        self._recent.clear()
         async with transaction(self._sessions) as db:
             users = (await db.exec(select(User.id).where(User.unix_name == unix_name))).all()
             if not users:
@@ -258,9 +299,18 @@ class SessionStore:
 class SessionMiddleware:
     """Puts ``scope["session"]`` (a dict, as Starlette and authlib expect) on every request."""
 
-    def __init__(self, app: ASGIApp, store: SessionStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: SessionStore,
+        settings: Settings,
+        recent_ok: Callable[[str], bool] | None = None,
+    ) -> None:
+        """``recent_ok(path)``: requests that may use a session read of the last second
+        (``SessionStore.load``): the notebook proxy's."""
         self.app = app
         self.store = store
+        self.recent_ok = recent_ok
         self.cookie = cookie_name(settings)
         self.secure = settings.tls
         self.max_age = settings.session_lifetime_minutes * 60
@@ -269,7 +319,8 @@ class SessionMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        state = await self.store.load(self._token(scope))
+        recent = self.recent_ok is not None and self.recent_ok(scope["path"])
+        state = await self.store.load(self._token(scope), recent=recent)
         scope["session"] = state.data
         scope["onestop.session"] = state
         if scope["type"] == "websocket":

@@ -8,6 +8,7 @@ from app.verbs import (  # noqa: F401 - registers verbs
     files_transfer,
     history,
     jobs,
+    notebooks,
     notifications,
     policy,
     sessions,

@@ -11,8 +11,15 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from typing import Protocol
 
 from pydantic import BaseModel
+
+READ_BLOCK = 1024 * 1024
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
 
 
 def info(fd: int) -> os.stat_result:
@@ -29,6 +36,24 @@ async def read(fd: int, want: int, position: int | None) -> bytes:
     if position is None:
         return await asyncio.to_thread(os.read, fd, want)
     return await asyncio.to_thread(os.pread, fd, want, position)
+
+
+def duplicate(fd: int) -> int:
+    """A second descriptor on the same open file, for work that outlives the request
+    that got the first one (the upload's whole-file digest catching up)."""
+    return os.dup(fd)
+
+
+def hash_range(fd: int, hasher: Hasher, start: int, stop: int) -> None:
+    """Feed bytes ``start`` to ``stop`` of the file to ``hasher`` (blocking: call it from
+    a thread); a file shorter than ``stop`` raises, since the digest would be wrong."""
+    position = start
+    while position < stop:
+        data = os.pread(fd, min(READ_BLOCK, stop - position), position)
+        if not data:
+            raise OSError(5, "The upload's part file is shorter than what arrived")
+        hasher.update(data)
+        position += len(data)
 
 
 async def truncate(fd: int, length: int) -> None:

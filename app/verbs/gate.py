@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from app.audit import Auditor
 from app.job_templates import TemplateStore
 from app.logs import get_logger
+from app.notebooks import Notebooks
 from app.notify import Notifier
 from app.policy import PolicyEnforcer, PolicyInputError, canonical_object
 from app.security.sessions import Identity, SessionStore
@@ -49,6 +50,8 @@ class Services:
     templates: TemplateStore | None = None
     # File shares and public links (app/shares.py); None: the sharing verbs say so.
     shares: ShareStore | None = None
+    # Notebook sessions (app/notebooks.py); None: the notebook verbs say so.
+    notebooks: Notebooks | None = None
 
 
 class VerbGate:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -17,9 +19,13 @@ from app.web import words
 from app.web.job_rows import job_rows
 
 
-def build_templates() -> Jinja2Templates:
+def build_templates(
+    tool_folders: Sequence[Path] = (), nav_tools: Sequence[Any] = ()
+) -> Jinja2Templates:
+    """The portal's own templates first, then each tool's folder (app/tools.py), so a
+    tool can use the base page and the partials but never replace them."""
     env = Environment(
-        loader=FileSystemLoader(REPO_ROOT / "templates"),
+        loader=FileSystemLoader([REPO_ROOT / "templates", *tool_folders]),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -33,6 +39,8 @@ def build_templates() -> Jinja2Templates:
         memory_words=words.memory_words,
         reason_words=words.reason_words,
         job_rows=job_rows,
+        # The tools with a page of their own, in the navigation bar (app/tools.py).
+        nav_tools=[tool for tool in nav_tools if tool.url],
     )
     return Jinja2Templates(env=env)
 

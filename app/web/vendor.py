@@ -17,6 +17,9 @@ FILES = {
     "htmx.min.js": NODE_MODULES / "htmx.org/dist/htmx.min.js",
     "htmx-ws.min.js": NODE_MODULES / "htmx-ext-ws/dist/ws.min.js",
     "pico.min.css": NODE_MODULES / "@picocss/pico/css/pico.min.css",
+    # Upload checksums (static/upload.js): CRC-32 of each piece, SHA-256 of the file.
+    "hash-wasm-crc32.min.js": NODE_MODULES / "hash-wasm/dist/crc32.umd.min.js",
+    "hash-wasm-sha256.min.js": NODE_MODULES / "hash-wasm/dist/sha256.umd.min.js",
 }
 
 

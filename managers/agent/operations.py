@@ -14,6 +14,7 @@ from typing import Any
 from managers.execution import operations as execution
 from managers.files import listing, manage, sharing, transfer, watch
 from managers.files import operations as files
+from managers.notebooks import operations as notebooks
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ OPERATIONS: dict[str, Operation] = {
     "jobs.hold": Operation(execution.hold),
     "jobs.release": Operation(execution.release),
     "jobs.script": Operation(execution.batch_script),
+    # Notebook sessions: the session folder and its secret, then sbatch / scancel.
+    "notebooks.start": Operation(notebooks.start),
+    "notebooks.stop": Operation(notebooks.stop),
+    "notebooks.forget": Operation(notebooks.forget),
     # Exists for the tests of the per-person cap; not a verb, not offered remotely.
     "agent.sleep": Operation(_sleep, heavy=True, remote=False),
 }

@@ -3,7 +3,8 @@
 Each function takes plain JSON-able arguments and returns a JSON-able result, or
 raises OperationError with a sentence a person can read. Paths arrive already
 canonical (absolute, no ``..``) from the verb gate; symlinks are followed, because
-the kernel checks the final target as this user anyway.
+the kernel checks the final target as this user anyway, except by ``copy``, which
+copies a link as a link.
 """
 
 from __future__ import annotations
@@ -144,12 +145,34 @@ def write_file(path: str, content: str, replace: bool = False) -> dict[str, Any]
     return stat_path(path)
 
 
+def _not_data(folder: str, names: list[str]) -> set[str]:
+    """The names in ``folder`` that are pipes, sockets or devices (copytree's ignore)."""
+    left_out = set()
+    for name in names:
+        try:
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+        except OSError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            left_out.add(name)
+    return left_out
+
+
 def copy(path: str, destination: str, offload_partition: str = "") -> dict[str, Any]:
     """Copy a file or a folder; never onto an existing name.
 
+    A symbolic link is copied as a link (its target's name, as it is), never
+    followed: what ``cp -a``, GNOME Files and macOS Finder do, and the only rule
+    that a link swapped in at the last moment cannot turn into a copy of something
+    else. Links inside a copied folder are copied as links too. The item is opened
+    once without following (``O_PATH|O_NOFOLLOW``) and copied from that descriptor,
+    so the name cannot change what is copied half-way either. Pipes, sockets and
+    devices are not data: refused when chosen, left out of a folder (as from a zip).
+
     A large copy is heavy work. With ``offload_partition`` it runs as a one-task
-    Slurm job (``srun cp -a``) on a compute node instead of on the login node;
-    Slurm's own accounting then shows it, as this user's job.
+    Slurm job (``srun cp -a``, which copies links as links too) on a compute node
+    instead of on the login node; Slurm's own accounting then shows it, as this
+    user's job.
     """
     if os.path.lexists(destination):
         raise OperationError(f"Something with that name already exists: {destination}", "EEXIST")
@@ -160,6 +183,34 @@ def copy(path: str, destination: str, offload_partition: str = "") -> dict[str, 
             ["cp", "-a", "--", path, destination], offload_partition, "onestop-files.copy"
         )
         return stat_path(destination)
+    try:
+        fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise _explain(error, path) from error
+    try:
+        mode = os.fstat(fd).st_mode
+        pinned = f"/proc/self/fd/{fd}"  # the item opened above, whatever the name is now
+        if stat.S_ISLNK(mode):
+            os.symlink(os.readlink("", dir_fd=fd), destination)
+            # The new link's entry: its target's, or its own where that is not there.
+            name = os.path.basename(destination)
+            try:
+                return _entry(destination, os.stat(destination), name)
+            except OSError:
+                return _entry(destination, os.lstat(destination), name)
+        elif stat.S_ISDIR(mode):
+            shutil.copytree(pinned, destination, symlinks=True, ignore=_not_data)
+        elif stat.S_ISREG(mode):
+            shutil.copy2(pinned, destination)
+        else:
+            raise OperationError(
+                f"Only files, folders and links can be copied; {path} is not one.", "EINVAL"
+            )
+    except OSError as error:
+        raise _explain(error, path) from error
+    finally:
+        os.close(fd)
+    return stat_path(destination)
     try:
         if os.path.isdir(path):
             shutil.copytree(path, destination, symlinks=True)

@@ -16,6 +16,9 @@ ACTIVE_JOB_STATES = frozenset(
 class Node(BaseModel):
     name: str
     state: NodeState
+    # Where the node is reached (Slurm's NodeAddr): a notebook server on it must listen
+    # here and nowhere else.
+    address: str = ""
     cpus: int = 0
     cpus_allocated: int = 0
     memory_mb: int = 0

@@ -45,6 +45,7 @@ ALL_TABLES = {
     "job_watches",
     "file_shares",
     "public_links",
+    "notebook_sessions",
 }
 
 
@@ -95,11 +96,13 @@ def test_rules_added_by_migrations_are_shipped_defaults() -> None:
     from app.db import REPO_ROOT
     from app.policy.defaults import default_rules
 
-    path = REPO_ROOT / "migrations/versions/0003_templates_notifications.py"
-    spec = importlib.util.spec_from_file_location("migration_0003", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     shipped = [tuple(rule) for rule in default_rules()]
-    for row in module.NEW_RULES:
-        assert (row["v0"], row["v1"], row["v2"], row["v3"]) in shipped, row
+    for name in ("0003_templates_notifications", "0005_notebook_sessions"):
+        path = REPO_ROOT / f"migrations/versions/{name}.py"
+        spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.NEW_RULES
+        for row in module.NEW_RULES:
+            assert (row["v0"], row["v1"], row["v2"], row["v3"]) in shipped, row

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.settings import load_settings
+from app.settings import Settings, load_settings
 
 
 def test_defaults_without_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,3 +71,17 @@ def test_every_setting_is_in_the_readme() -> None:
     everything = keys(Settings)
     assert len(everything) > 30
     assert [key for key in everything if f"`{key}`" not in readme] == []
+
+
+@pytest.mark.parametrize(
+    ("public_url", "origin"),
+    [
+        ("https://hpc.example.edu:443/", "https://hpc.example.edu"),
+        ("http://127.0.0.1:80", "http://127.0.0.1"),
+        ("https://hpc.example.edu:8443/portal", "https://hpc.example.edu:8443"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ],
+)
+def test_the_origin_is_spelled_as_browsers_send_it(public_url: str, origin: str) -> None:
+    """/ws and the notebook proxy compare it with the Origin header byte for byte."""
+    assert Settings(public_url=public_url).origin == origin

@@ -19,28 +19,16 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.agents.conftest import stop_agents
 from tests.browser.conftest import screenshot, sign_in
-from tests.conftest import TEST_PORT, Portal, running_portal
+from tests.conftest import TEST_PORT, Portal, portal_with_own_agents
 
 
 @pytest.fixture(scope="module")
 def live_portal(
     cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Portal]:
-    base = Path("/run/onestop-test") / f"live-{uuid.uuid4().hex[:8]}"
-    runtime = base / "agents"
-    try:
-        with running_portal(
-            tmp_path_factory.mktemp("live"),
-            TEST_PORT + 10,
-            ONESTOP_AGENTS__RUNTIME_DIR=str(runtime),
-            ONESTOP_AGENTS__LOG_DIR=str(base / "logs"),
-        ) as portal:
-            yield portal
-    finally:
-        stop_agents(runtime)
-        shutil.rmtree(base, ignore_errors=True)
+    with portal_with_own_agents(tmp_path_factory.mktemp("live"), TEST_PORT + 10) as portal:
+        yield portal
 
 
 @pytest.fixture
@@ -72,3 +60,46 @@ def test_a_new_file_appears_without_a_reload(page: Page, live_portal: Portal, fo
     expect(rows).to_have_count(7, timeout=5000)
     assert page.evaluate("window.__notReloaded") is True
     screenshot(page, "files-live-folder")
+
+
+def test_a_reader_who_scrolled_on_keeps_her_rows_and_her_place(
+    page: Page, live_portal: Portal, folder: Path
+) -> None:
+    """450 files: she scrolls through three pages and stops at file-0300; a new file
+    sorted at the top and a changed file redraw the listing without taking her back
+    to the first page or moving the row she was reading."""
+    as_alice(
+        "sh",
+        "-c",
+        f"cd {folder} && rm first.txt && for i in $(seq -w 1 450); do : > file-0$i.txt; done",
+    )
+    page.set_viewport_size({"width": 1200, "height": 700})
+    sign_in(page, live_portal.url, "alice")
+    page.goto(f"{live_portal.url}/files?path={quote(str(folder))}&order=name")
+    rows = page.locator("#rows tr.file-row")
+    expect(rows).to_have_count(200)
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    for count in (400, 450):  # scrolling to the end loads the next page
+        page.locator("#more-rows").scroll_into_view_if_needed()
+        expect(rows).to_have_count(count)
+    reading = page.locator(f'#rows tr[data-path="{folder}/file-0300.txt"]')
+    reading.evaluate(
+        "row => window.scrollTo(0, row.getBoundingClientRect().top + window.scrollY - 100)"
+    )
+    page.evaluate("window.__notReloaded = true")
+    before = reading.evaluate("row => row.getBoundingClientRect().top")
+    time.sleep(1.0)
+    as_alice("sh", "-c", f"echo hello > {folder}/aaa-new.txt; echo 12345 > {folder}/file-0299.txt")
+    expect(page.get_by_role("link", name="aaa-new.txt")).to_be_attached(timeout=5000)
+    # As many rows as she had loaded (the last one moved on to the next page).
+    expect(rows).to_have_count(450)
+    expect(rows.first).to_have_attribute("data-path", f"{folder}/aaa-new.txt")
+    changed = page.locator(f'#rows tr[data-path="{folder}/file-0299.txt"] td.size')
+    expect(changed).to_have_text("6 bytes")
+    after = reading.evaluate("row => row.getBoundingClientRect().top")
+    assert abs(after - before) <= 2, (before, after)
+    assert page.evaluate("window.__notReloaded") is True
+    # Scrolling on loads the rest, each row once.
+    page.locator("#more-rows").scroll_into_view_if_needed()
+    expect(rows).to_have_count(451)
+    expect(page.locator(f'#rows tr[data-path="{folder}/file-0450.txt"]')).to_have_count(1)

@@ -27,6 +27,7 @@ def test_nodes_and_partitions_from_captured_output() -> None:
     )
     assert [n.name for n in snapshot.nodes] == ["node1", "node2"]
     assert all(n.cpus == 2 and n.memory_mb == 2000 for n in snapshot.nodes)
+    assert [n.address for n in snapshot.nodes] == ["127.0.0.1", "127.0.0.1"]  # NodeAddr
     debug, long = snapshot.partitions
     assert (debug.name, debug.is_default, debug.max_time_minutes) == ("debug", True, 60)
     assert (long.name, long.is_default, long.max_time_minutes) == ("long", False, 7 * 24 * 60)

@@ -6,13 +6,13 @@ fast as it can while alice copies and moves ``swap``. The agent runs as alice, s
 kernel checks every open: what lands in her copies is only what she could read anyway,
 and nothing outside her own files changes (mode, owner, ACL, contents).
 
-Finding, stated exactly: ``files.copy`` follows a symlink swapped in at the top level
-(``os.path.isdir`` and ``shutil.copytree`` follow it), so a copy may hold the contents
-of the link's target instead of her folder. That is allowed only because the target
-is read as her: a target she cannot read (bob's 0600 file, anything under his 0750
-home) is never read; at most the link itself is copied. ``files.move`` renames the
-name itself (``rename`` never follows a symlink), so it moves her link, never its
-target.
+``files.copy`` copies a symbolic link as a link, never following it, the top-level
+item included (as ``cp -a``, GNOME Files and Finder do): the item is opened once
+without following and copied from that descriptor. So every copy made during the race
+is her own folder (holding only ``mine.txt``) or a link whose target is one of the
+swapped-in names; nothing is read through a link, not even what she could read.
+``files.move`` renames the name itself (``rename`` never follows a symlink), so it
+moves her link, never its target.
 """
 
 from __future__ import annotations
@@ -144,17 +144,60 @@ async def test_copy_and_move_under_a_symlink_race(
     assert outcomes.get("files.copy", 0) >= 5 and outcomes.get("files.move", 0) >= 5, outcomes
     assert set(moved_links) <= {str(target) for target in targets}
 
-    # Every file in her copies was made by her and holds only what she could read.
-    kinds: dict[bytes, int] = {}
-    for root, folders, files in os.walk(tree / "copies"):
-        for name in folders + files:
-            path = Path(root) / name
-            assert path.lstat().st_uid == ALICE, path
-            if path.is_symlink():
-                continue  # a link copied as a link: nothing was read through it
-            if path.is_file():
-                data = path.read_bytes()
-                assert SECRET not in data, path
-                assert data in readable, (path, data)
-                kinds[data] = kinds.get(data, 0) + 1
-    assert b"mine" in kinds, kinds
+    # Every copy is her folder or a link to a name the swapper used; every file in
+    # them was made by her and holds her own data, nothing read through a link.
+    names = {str(target) for target in targets}
+    folders = 0
+    for copy in (tree / "copies").iterdir():
+        assert copy.lstat().st_uid == ALICE, copy
+        if copy.is_symlink():
+            assert os.readlink(copy) in names, (copy, os.readlink(copy))
+            continue
+        folders += 1
+        assert sorted(item.name for item in copy.iterdir()) == ["mine.txt"], copy
+        assert (copy / "mine.txt").read_bytes() == b"mine"
+        assert (copy / "mine.txt").lstat().st_uid == ALICE
+    assert folders >= 1, outcomes
+
+
+async def test_a_link_is_copied_as_a_link(harness: Harness, tree: Path) -> None:
+    """A link to a file, to a folder (hers, and bob's she may not open), a relative
+    one and a dangling one: each copy is a link with the same target text, and
+    nothing behind it was read or copied. A pipe is refused in words, and left out of
+    a folder's copy."""
+    alice = harness.person("alice")
+    links = tree / "links"
+    (links / "out").mkdir(parents=True)
+    for name, target in (
+        ("to-file", str(tree / "private/secret.txt")),
+        ("to-folder", str(tree / "data")),
+        ("to-bob", "/home/bob"),
+        ("relative", "../data/sib.txt"),
+        ("dangling", "/nonexistent/nothing"),
+    ):
+        (links / name).symlink_to(target)
+    os.mkfifo(links / "pipe")
+    own(tree)
+    for name in ("to-file", "to-folder", "to-bob", "relative", "dangling"):
+        copied = await harness.gate.call(
+            alice, "files.copy", path=str(links / name), destination=str(links / "out" / name)
+        )
+        made = links / "out" / name
+        assert made.is_symlink() and os.readlink(made) == os.readlink(links / name), name
+        assert made.lstat().st_uid == ALICE and copied.path == str(made), name
+    refused = None
+    try:
+        await harness.gate.call(
+            alice, "files.copy", path=str(links / "pipe"), destination=str(links / "out/pipe")
+        )
+    except VerbFailed as error:
+        refused = error
+    assert refused is not None and "Only files, folders and links" in refused.message
+    assert not os.path.lexists(links / "out/pipe")
+    # A folder holding links: copied whole, its links as links.
+    await harness.gate.call(
+        alice, "files.copy", path=str(links), destination=str(tree / "links-copy")
+    )
+    assert os.readlink(tree / "links-copy/to-folder") == str(tree / "data")
+    assert not os.path.lexists(tree / "links-copy/pipe")  # not data: left out
+    assert not (tree / "links-copy/to-folder").resolve().is_relative_to(tree / "links-copy")

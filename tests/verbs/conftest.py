@@ -14,6 +14,7 @@ from app.audit import Auditor
 from app.db import alembic_config, create_engine, session_factory
 from app.job_templates import TemplateStore
 from app.logs import get_logger
+from app.notebooks import Notebooks, NotebookStore
 from app.notify import Mailer, NotificationStore, Notifier
 from app.policy import load_policy
 from app.security.sessions import Identity, SessionStore
@@ -73,6 +74,7 @@ async def harness(
         SessionStore(database, settings),
         templates=TemplateStore(database),
         shares=ShareStore(database),
+        notebooks=Notebooks(NotebookStore(database), settings.notebooks),
         notifier=Notifier(
             NotificationStore(database),
             scheduler,

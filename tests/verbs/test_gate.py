@@ -88,6 +88,12 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "templates.save": ({"title": "gate {n}", "script": "#!/bin/bash\ntrue\n"}, "user"),
     "templates.delete": ({"template_id": 999999}, "user"),
     "cluster.snapshot": ({}, "user"),
+    # Notebook sessions (app/verbs/notebooks.py): the start sample names a folder that
+    # does not exist, so her agent refuses it before any job is submitted.
+    "notebooks.start": ({"folder": "/home/{who}/gate-none-{n}", "time_minutes": 5}, "user"),
+    "notebooks.list": ({}, "user"),
+    "notebooks.show": ({"session_id": "0123456789abcdef"}, "user"),
+    "notebooks.stop": ({"session_id": "0123456789abcdef"}, "user"),
     "notifications.list": ({"user": "{who}"}, "user"),
     "notifications.open": ({"id": 1}, "user"),
     "notifications.mark_seen": ({}, "user"),

@@ -43,6 +43,10 @@ ALLOWED = {
     "app/auth/routes.py": "maps provider outages to a page",
     "app/auth/identity.py": "asks the group database (os.getgrouplist)",
     "app/realtime/fragments.py": "renders the watcher's own events",
+    "app/notebook_proxy/forward.py": "the reverse proxy: talks HTTP to notebook servers",
+    "app/notebook_proxy/probe.py": "asks a notebook server whether it is up",
+    "app/tools.py": "names each tool's template folder (a Path); opens nothing",
+    "app/web/templating.py": "hands the tools' template folders to Jinja's loader",
 }
 
 

@@ -32,6 +32,9 @@ from wrappers.files.common import (
 from wrappers.request import verb_gate, viewer
 
 PAGE = 200
+# A live redraw fetches as many rows as the tab has loaded, up to this many (the most
+# files.page gives at once); a tab scrolled further is not redrawn.
+MAX_ROWS = 5000
 ORDERS = ("name", "size", "modified", "folder")
 ORDER_WORDS = {"name": "Name", "size": "Size", "modified": "Modified"}
 
@@ -58,6 +61,8 @@ def listing_context(listing: Any, options: dict[str, Any]) -> dict[str, Any]:
         "next_url": url("/files", cursor=listing.cursor, **here) if listing.cursor else "",
         "order_words": ORDER_WORDS,
         "parent": parent(listing.path),
+        "page_size": PAGE,
+        "max_rows": MAX_ROWS,
     }
 
 
@@ -66,6 +71,9 @@ async def browse(request: Request) -> Response:
     path = query_path(request) or home(request)
     options = _options(request)
     cursor = request.query_params.get("cursor", "")[:8192]
+    rows = request.query_params.get("rows", "")[:6]
+    # A live redraw of a tab that loaded more than the first page (static/app.js).
+    limit = min(max(int(rows), PAGE), MAX_ROWS) if rows.isdigit() and not cursor else PAGE
     fragment = request.headers.get("hx-request") == "true" and not request.headers.get(
         "hx-history-restore-request"
     )
@@ -79,7 +87,7 @@ async def browse(request: Request) -> Response:
             hidden=options["hidden"],
             filter=options["q"],
             cursor=cursor,
-            limit=PAGE,
+            limit=limit,
         )
     except VerbError as error:
         if error.kind == "ENOTDIR":  # a file: show it instead

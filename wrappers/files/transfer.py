@@ -6,16 +6,24 @@ Uploads speak the core of the tus 1.0 protocol (https://tus.io): ``POST
 ``files.max_upload_bytes``, free space and quota before any byte is sent), ``HEAD``
 answers how much has arrived (the part file's size: it survives a restart of the
 portal), ``PATCH`` appends at that offset, ``DELETE`` gives up (termination). A piece
-sent with ``Upload-Checksum: sha256 <base64>`` (checksum extension; sha1 and crc32
-are taken too; our page always sends sha256) counts only once it matched: it is
-written as it arrives but its last byte waits for the check (see ``_committed``), and
-a piece that does not match is cut off again and refused with 460. A PATCH without
-a checksum streams straight into the file (plain tus clients, ``curl``).
+sent with ``Upload-Checksum: crc32 <base64>`` (checksum extension; sha256 and sha1
+are taken too) counts only once it matched: it is written as it arrives but its last
+bytes wait for the check (see ``_committed``), and a piece that does not match is cut
+off again and refused with 460. A PATCH without a checksum streams straight into the
+file (plain tus clients, ``curl``).
+
+The whole file is checked too: an upload created with the metadata ``checksum
+sha256`` has its SHA-256 computed as the bytes pass (wrappers/files/upload_stream.py),
+and its last piece must carry ``Repr-Digest: sha-256=:<base64>:`` (RFC 9530), the
+digest the browser computed while reading the file. Any upload's last piece may carry
+it (the part file is then read once more at the end). A file whose digest does not
+match is refused (422): the part file stays where it is, hidden, and the final name
+is not touched.
 
 The upload's address carries what the portal needs to find the part file again
-(folder, name, token, size, conflict rule): no table to lose. Someone else's address
-gets nowhere: every use goes through the verb gate and that person's own agent, and
-the part file is theirs alone (mode 0600).
+(folder, name, token, size, conflict rule, whole-file check): no table to lose.
+Someone else's address gets nowhere: every use goes through the verb gate and that
+person's own agent, and the part file is theirs alone (mode 0600).
 """
 
 from __future__ import annotations
@@ -23,14 +31,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import json
 import posixpath
 import secrets
 import weakref
-import zlib
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -45,30 +49,19 @@ from app.verbs.files_manage import home_of
 from app.web.downloads import attachment, download_headers, file_response, stream
 from app.web.templating import message_page, render
 from managers.words import size_words
+from wrappers.files.upload_stream import (
+    CHECKSUMS,
+    PieceRefused,
+    WholeDigest,
+    WholeDigests,
+    receive_piece,
+)
 from wrappers.request import verb_gate, viewer
 
 log = get_logger("onestop.files.transfer")
 
 TUS_VERSION = "1.0.0"
-WRITE_BATCH = 1024 * 1024
-IN_FLIGHT = 8  # batches (and hash updates) a piece may have waiting for the threads
-
-
-class _Crc32:
-    """tus ``crc32`` (4 bytes, big-endian): catches damage in transit at a fraction of
-    SHA-256's CPU cost; offered for clients on slow machines and for the benchmark."""
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def update(self, data: bytes) -> None:
-        self.value = zlib.crc32(data, self.value)
-
-    def digest(self) -> bytes:
-        return self.value.to_bytes(4, "big")
-
-
-CHECKSUMS: dict[str, Any] = {"sha256": hashlib.sha256, "sha1": hashlib.sha1, "crc32": _Crc32}
+WHOLE = "sha256"  # the whole-file check an upload may ask for (metadata "checksum")
 
 
 def _settings(request: Request) -> FileSettings:
@@ -142,28 +135,37 @@ async def zip_download(request: Request) -> Response:
 
 
 class Upload:
-    """What an upload's address says: folder, name, token, size and conflict rule."""
+    """What an upload's address says: folder, name, token, size, conflict rule and
+    whether the whole file's SHA-256 is computed as it arrives ("sha256" or "")."""
 
-    def __init__(self, folder: str, name: str, token: str, length: int, conflict: str) -> None:
+    def __init__(
+        self, folder: str, name: str, token: str, length: int, conflict: str, whole: str = ""
+    ) -> None:
         self.folder, self.name, self.token = folder, name, token
-        self.length, self.conflict = length, conflict
+        self.length, self.conflict, self.whole = length, conflict, whole
 
     def encode(self) -> str:
-        data = json.dumps([self.folder, self.name, self.token, self.length, self.conflict])
-        return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+        fields = [self.folder, self.name, self.token, self.length, self.conflict]
+        if self.whole:
+            fields.append(self.whole)
+        return base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, text: str) -> Upload | None:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            folder, name, token, length, conflict = json.loads(raw)
+            # Addresses made before the whole-file check have five fields.
+            folder, name, token, length, conflict, *rest = json.loads(raw)
         except (ValueError, TypeError, binascii.Error):
+            return None
+        whole = rest[0] if len(rest) == 1 else ""
+        if len(rest) > 1 or whole not in ("", WHOLE):
             return None
         if not all(isinstance(item, str) for item in (folder, name, token, conflict)):
             return None
         if not isinstance(length, int) or length < 0:
             return None
-        return cls(folder, name, token, length, conflict)
+        return cls(folder, name, token, length, conflict, whole)
 
     def where(self) -> dict[str, Any]:
         return {"path": self.folder, "name": self.name, "token": self.token}
@@ -171,6 +173,8 @@ class Upload:
 
 # One lock per upload in this process: a retried piece must not race the one it retries.
 _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+# The whole-file SHA-256 of uploads under way, carried from piece to piece.
+_digests = WholeDigests()
 
 
 def _tus(response: Response) -> Response:
@@ -221,6 +225,8 @@ async def uploads_options(request: Request) -> Response:
         {
             "tus-version": TUS_VERSION,
             "tus-extension": "creation,termination,checksum",
+            # Upload-Metadata "checksum sha256" + Repr-Digest on the last piece.
+            "onestop-whole-checksum": WHOLE,
             "tus-max-size": str(files.max_upload_bytes),
             "tus-checksum-algorithm": ",".join(CHECKSUMS),
             "onestop-chunk-size": str(files.chunk_bytes),
@@ -245,6 +251,9 @@ async def create_upload(request: Request) -> Response:
     name = meta.get("relativePath") or meta.get("filename") or meta.get("name") or ""
     folder = meta.get("folder", "")
     conflict = meta.get("conflict", "keep-both")
+    whole = meta.get("checksum", "")
+    if whole not in ("", WHOLE):
+        return _plain(f"Unknown whole-file checksum {whole!r}; use {WHOLE}.", 400)
     if length > files.max_upload_bytes:
         return _plain(
             f"{name or 'This file'} is {size_words(length)}; the portal takes files of up to "
@@ -252,7 +261,7 @@ async def create_upload(request: Request) -> Response:
             "tools, or split them.",
             413,
         )
-    upload = Upload(folder, name, secrets.token_hex(16), length, conflict)
+    upload = Upload(folder, name, secrets.token_hex(16), length, conflict, whole)
     gate, who = verb_gate(request), viewer(request)
     try:
         await gate.call(
@@ -314,9 +323,30 @@ async def cancel_upload(request: Request) -> Response:
     return _plain("", 204)
 
 
+def _repr_digest(header: str) -> bytes | None:
+    """The SHA-256 in a ``Repr-Digest`` field (RFC 9530: ``sha-256=:<base64>:``, maybe
+    among other algorithms); None when it names none; ValueError when it is unreadable."""
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key.strip().lower() != "sha-256":
+            continue
+        value = value.strip()
+        if len(value) < 2 or value[0] != ":" or value[-1] != ":":
+            raise ValueError
+        try:
+            digest = base64.b64decode(value[1:-1], validate=True)
+        except (ValueError, binascii.Error):
+            raise ValueError from None
+        if len(digest) != 32:
+            raise ValueError
+        return digest
+    return None
+
+
 async def append(request: Request) -> Response:
     """PATCH: one piece at ``Upload-Offset``; the last one gives the file its name."""
-    upload = Upload.decode(request.path_params["upload_id"])
+    upload_id = request.path_params["upload_id"]
+    upload = Upload.decode(upload_id)
     if upload is None:
         return _plain("There is no such upload.", 404)
     if request.headers.get("content-type", "").split(";")[0] != "application/offset+octet-stream":
@@ -330,11 +360,15 @@ async def append(request: Request) -> Response:
     if "upload-checksum" in request.headers:
         algorithm, _, encoded = request.headers["upload-checksum"].strip().partition(" ")
         if algorithm not in CHECKSUMS:
-            return _plain(f"Unknown checksum {algorithm!r}; use sha256.", 400)
+            return _plain(f"Unknown checksum {algorithm!r}; use crc32 or sha256.", 400)
         try:
             expected = base64.b64decode(encoded, validate=True)
         except (ValueError, binascii.Error):
             return _plain("The checksum is not base64.", 400)
+    try:
+        whole_expected = _repr_digest(request.headers.get("repr-digest", ""))
+    except ValueError:
+        return _plain("The whole file's checksum is not readable (Repr-Digest).", 400)
     limit = upload.length - offset
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max(limit, 0):
@@ -352,7 +386,7 @@ async def append(request: Request) -> Response:
                 413,
             )
     gate, who = verb_gate(request), viewer(request)
-    lock = _locks.setdefault(request.path_params["upload_id"], asyncio.Lock())
+    lock = _locks.setdefault(upload_id, asyncio.Lock())
     async with lock:
         try:
             opened = await gate.call(who, "files.upload_open", **upload.where())
@@ -368,21 +402,32 @@ async def append(request: Request) -> Response:
                     409,
                     upload_offset=str(committed),
                 )
+            whole = _digests.get(upload_id) if upload.whole else None
+            if whole is not None:
+                whole.catch_up(fd, offset)
             try:
-                written = await _receive_into(request, fd, offset, limit, algorithm, expected)
+                written = await receive_piece(
+                    request, fd, offset, limit, algorithm, expected, whole
+                )
             except ClientDisconnect:
+                _digests.forget(upload_id)
                 return _plain("The connection dropped; ask how much arrived and go on.", 400)
-            except _PieceRefused as refusal:
+            except PieceRefused as refusal:
+                _digests.forget(upload_id)
                 return _plain(refusal.text, refusal.status, upload_offset=str(offset))
             except OSError as error:
+                _digests.forget(upload_id)
                 log.warning("upload_write_failed", error=repr(error), user=who.unix_name)
                 words = "The disk is full" if error.errno in (28, 122) else "Writing failed"
                 return _plain(f"{words}; the upload stopped at {offset} bytes.", 507)
+            offset += written
+            if offset < upload.length:
+                return _plain("", 204, upload_offset=str(offset))
+            refused = await _check_whole(upload, upload_id, fd, whole, whole_expected)
+            if refused is not None:
+                return refused
         finally:
             descriptors.close(fd)
-    offset += written
-    if offset < upload.length:
-        return _plain("", 204, upload_offset=str(offset))
     try:
         entry = await gate.call(
             who, "files.upload_finish", **upload.where(), length=upload.length,
@@ -390,81 +435,62 @@ async def append(request: Request) -> Response:
         )  # fmt: skip
     except VerbError as error:
         return _verb_refusal(error)
-    return _plain("", 204, upload_offset=str(offset), onestop_file=quote(entry.path))
+    response = _plain("", 204, upload_offset=str(offset), onestop_file=quote(entry.path))
+    if whole_expected is not None:
+        response.headers["repr-digest"] = f"sha-256=:{base64.b64encode(whole_expected).decode()}:"
+    return response
+
+
+async def _check_whole(
+    upload: Upload,
+    upload_id: str,
+    fd: int,
+    whole: WholeDigest | None,
+    expected: bytes | None,
+) -> Response | None:
+    """Before the final name: the whole file against the digest the browser sent. None
+    when it may be named; otherwise the refusal, the part file left as it is."""
+    if expected is None:
+        if upload.whole:
+            return _plain(
+                "Send the whole file's SHA-256 with the last piece "
+                "(Repr-Digest: sha-256=:<base64>:).",
+                400,
+                upload_offset=str(upload.length),
+            )
+        return None
+    if whole is None:  # not computed on the way: read the part file once more
+        whole = _digests.get(upload_id)
+        whole.catch_up(fd, upload.length)
+    try:
+        actual = await whole.value()
+    except OSError as error:
+        log.warning("upload_digest_failed", error=repr(error))
+        return _plain("The upload could not be read back to check it; try again.", 503)
+    finally:
+        # Whatever the outcome, a next try starts from the part file on disk.
+        _digests.forget(upload_id)
+    if secrets.compare_digest(actual, expected):
+        return None
+    log.warning("upload_whole_mismatch", upload=upload.name, folder=upload.folder)
+    return _plain(
+        f"{posixpath.basename(upload.name)} arrived complete, but its content differs from "
+        "the file on your computer (the SHA-256 checksums do not match), so it was not "
+        "saved under its name. Please upload it again.",
+        422,
+        upload_offset=str(upload.length),
+    )
 
 
 def _committed(size: int, length: int, chunk: int) -> int:
     """How much of an upload counts as arrived, from its part file's size.
 
-    A checked piece is written as it arrives, all but its last byte; that byte is
+    A checked piece is written as it arrives, all but its last bytes; those are
     written only once the checksum matched. So a part file that ends between piece
     boundaries holds an unfinished (unchecked) piece, which does not count: the
     browser sends that piece again. Only a whole file counts as is.
     """
     return size if size >= length else size - size % chunk
-
-
-class _PieceRefused(Exception):
-    def __init__(self, text: str, status: int) -> None:
-        super().__init__(text)
-        self.text, self.status = text, status
-
-
-async def _receive_into(
-    request: Request, fd: int, offset: int, limit: int, algorithm: str, expected: bytes | None
-) -> int:
-    """Write the body at ``offset`` while it arrives; the bytes written.
-
-    The receiving never waits for the disk or the hash: batches are written, in
-    order (so the file never has a hole below its end), by one thread of this
-    piece's own and hashed by another, with at most ``IN_FLIGHT`` batches waiting.
-    With a checksum, the last byte is held back until the whole piece matched (see
-    ``_committed``); a piece that does not match is cut off again and refused (460).
-    """
-    hasher = CHECKSUMS[algorithm]() if expected is not None else None
-    writing = ThreadPoolExecutor(1, thread_name_prefix="upload-write")
-    hashing = ThreadPoolExecutor(1, thread_name_prefix="upload-hash")
-    loop = asyncio.get_running_loop()
-    pending: list[bytes] = []
-    pending_size = received = 0
-    position = offset
-    busy: deque[asyncio.Future[None]] = deque()
-    try:
-        async for piece in request.stream():
-            received += len(piece)
-            if received > limit:
-                raise _PieceRefused("This piece goes past the end of the file.", 413)
-            pending.append(piece)
-            pending_size += len(piece)
-            if pending_size > WRITE_BATCH:
-                joined = memoryview(b"".join(pending))
-                keep = 1 if hasher is not None else 0  # the held-back last byte
-                batch = joined[: len(joined) - keep]
-                pending, pending_size = [bytes(joined[len(joined) - keep :])], keep
-                busy.append(
-                    loop.run_in_executor(writing, descriptors.write_all, fd, [batch], position)
-                )
-                if hasher is not None:
-                    busy.append(loop.run_in_executor(hashing, hasher.update, batch))
-                position += len(batch)
-                while len(busy) > IN_FLIGHT:
-                    await busy.popleft()
-    finally:
-        while busy:
-            await busy.popleft()
-        writing.shutdown(wait=False)
-        hashing.shutdown(wait=False)
-    tail = b"".join(pending)
-    if hasher is not None:
-        hasher.update(tail)
-        if not secrets.compare_digest(hasher.digest(), expected or b""):
-            await descriptors.truncate(fd, offset)
-            raise _PieceRefused(
-                "Checksum mismatch: this piece was damaged on the way; send it again.", 460
-            )
-    if tail:
-        await asyncio.to_thread(descriptors.write_all, fd, [tail], position)
-    return received
 
 
 # --- the upload page --------------------------------------------------------------------

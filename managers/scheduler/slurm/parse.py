@@ -52,6 +52,7 @@ def nodes(sinfo: dict[str, Any]) -> list[Node]:
             Node(
                 name=str(raw["name"]),
                 state=node_state(flags),
+                address=str(raw.get("address") or ""),
                 cpus=number(raw.get("cpus")) or 0,
                 cpus_allocated=number(raw.get("alloc_cpus")) or 0,
                 memory_mb=number(raw.get("real_memory")) or 0,

@@ -1,0 +1,334 @@
+"""The portal's notebook proxy against the same JupyterLab reached directly and through
+configurable-http-proxy (JupyterHub's proxy, from npm), all in one run.
+
+Starts alice's JupyterLab with the session's batch script (as its job would), a portal
+of its own with the session recorded as ready, and configurable-http-proxy in front of
+the same server (adding the same secret header, as our proxy does; it checks nothing
+else, while ours checks her portal session, the owner, policy and Origin on every
+request). Then, for each of the three ways in:
+
+- small requests (``api/status``) one at a time: median and 95th percentile latency;
+- the same with 50 at once: requests per second and latency;
+- a 100 MB download of a file of hers (``files/``), streamed: MB/s;
+- kernel execute round-trips over the kernel WebSocket (v1 protocol): median; and
+  kernel_info round-trips, the same path without running code (ipykernel takes some
+  40 ms before it runs a cell, which the execute figure carries for all three).
+
+Prints the ratios, measured in this run. Targets: throughput >= 1.0x
+configurable-http-proxy's, and latency added to the direct path no more than what
+configurable-http-proxy adds.
+
+    .venv/bin/python -m loadtests.bench_notebook_proxy [--requests 400] [--download-mb 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import REPO, running_portal
+from tests.helpers import new_client, sign_in
+from tests.jupyter_session import (
+    KERNEL_PROTOCOL,
+    Jupyter,
+    decode_v1,
+    execute_request,
+    jupyter_as,
+    register,
+    shell_request,
+)
+
+# The demo identity provider accepts portals on 8001-8019.
+PORT = int(os.environ.get("BENCH_PORTAL_PORT", "8017"))
+CHP_PORT = int(os.environ.get("BENCH_CHP_PORT", "8917"))
+CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
+HOME = Path("/home/alice")
+MB = 1000 * 1000
+
+
+@dataclass
+class Target:
+    name: str
+    url: str  # scheme://host:port, the session's base path is added
+    headers: dict[str, str]
+    origin: str
+    pid: int = 0  # the proxy's process, whose CPU time is counted (none for direct)
+    results: dict[str, float] = field(default_factory=dict)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def portal_pid(port: int) -> int:
+    listing = subprocess.run(
+        ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout
+    return int(listing.split("pid=")[1].split(",")[0])
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextlib.contextmanager
+def chp(jupyter: Jupyter, workdir: Path) -> Iterator[tuple[str, int]]:
+    """configurable-http-proxy with the server as its default target; (url, pid)."""
+    log = (workdir / "chp.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(CHP),
+            "--ip=127.0.0.1",
+            f"--port={CHP_PORT}",
+            "--api-ip=127.0.0.1",
+            f"--api-port={CHP_PORT - 1}",
+            f"--default-target=http://{jupyter.host}:{jupyter.port}",
+            f"--custom-header=X-Onestop-Notebook-Secret:{jupyter.secret}",
+            "--log-level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(16)},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError):
+                import socket
+
+                socket.create_connection(("127.0.0.1", CHP_PORT), timeout=1).close()
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("configurable-http-proxy did not start")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{CHP_PORT}", process.pid
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def small_requests(
+    client: aiohttp.ClientSession, target: Target, base: str, total: int, concurrency: int
+) -> tuple[float, float, float]:
+    """(requests per second, median ms, p95 ms) for ``total`` GETs of api/status."""
+    url = f"{target.url}{base}api/status"
+    latencies: list[float] = []
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            async with client.get(url, headers=target.headers) as response:
+                await response.read()
+                assert response.status == 200, (target.name, response.status)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    for _ in range(20):  # warm connections and caches
+        async with client.get(url, headers=target.headers) as response:
+            await response.read()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return total / elapsed, statistics.median(latencies), percentile(latencies, 0.95)
+
+
+async def download(
+    client: aiohttp.ClientSession, target: Target, base: str, name: str, size: int
+) -> float:
+    """MB/s for one streamed download of the file (read and dropped, 1 MiB at a time)."""
+    headers = {**target.headers, "Referer": f"{target.origin}{base}lab"}
+    started = time.perf_counter()
+    received = 0
+    async with client.get(f"{target.url}{base}files/{name}", headers=headers) as response:
+        assert response.status == 200, (target.name, response.status)
+        async for chunk in response.content.iter_chunked(1024 * 1024):
+            received += len(chunk)
+    elapsed = time.perf_counter() - started
+    assert received == size, (target.name, received)
+    return size / MB / elapsed
+
+
+async def xsrf(client: aiohttp.ClientSession, target: Target, base: str) -> dict[str, str]:
+    """Jupyter's _xsrf cookie, from its page, as headers for a change."""
+    async with client.get(f"{target.url}{base}lab", headers=target.headers) as response:
+        await response.read()
+        token = response.cookies["_xsrf"].value
+    cookie = "; ".join(filter(None, [target.headers.get("Cookie", ""), f"_xsrf={token}"]))
+    return {**target.headers, "Cookie": cookie, "X-XSRFToken": token, "Origin": target.origin}
+
+
+async def kernel_round_trips(
+    client: aiohttp.ClientSession, target: Target, base: str, count: int
+) -> tuple[float, float]:
+    """Median ms from an execute_request to its execute_reply, and from a
+    kernel_info_request to its reply (the messaging path without running code), over
+    the kernel's WebSocket."""
+    headers = await xsrf(client, target, base)
+    async with client.post(
+        f"{target.url}{base}api/kernels", json={"name": "python3"}, headers=headers
+    ) as response:
+        assert response.status == 201, (target.name, response.status, await response.text())
+        kernel = (await response.json())["id"]
+    session = str(uuid.uuid4())
+    ws_url = f"{target.url}{base}api/kernels/{kernel}/channels?session_id={session}"
+    latencies: dict[str, list[float]] = {"execute": [], "info": []}
+    try:
+        async with client.ws_connect(
+            ws_url, protocols=[KERNEL_PROTOCOL], headers=headers, max_msg_size=0
+        ) as ws:
+            for kind in ("info", "execute"):
+                for index in range(count + 5):
+                    msg_id, frame = (
+                        execute_request("1", session)
+                        if kind == "execute"
+                        else shell_request("kernel_info_request", {}, session)
+                    )
+                    started = time.perf_counter()
+                    await ws.send_bytes(frame)
+                    while True:
+                        message = await ws.receive(timeout=60)
+                        assert message.type == aiohttp.WSMsgType.BINARY, (target.name, message)
+                        channel, parts = decode_v1(message.data)
+                        if channel == "shell" and msg_id.encode() in parts[1]:
+                            break
+                    if index >= 5:  # the first few warm the kernel
+                        latencies[kind].append((time.perf_counter() - started) * 1000)
+                await asyncio.sleep(0.2)  # the last reply's iopub messages drain
+    finally:
+        async with client.delete(f"{target.url}{base}api/kernels/{kernel}", headers=headers):
+            pass
+    return statistics.median(latencies["execute"]), statistics.median(latencies["info"])
+
+
+async def measure(targets: list[Target], base: str, args: argparse.Namespace, pid: int) -> None:
+    name = f"bench-notebook-{secrets.token_hex(4)}.bin"
+    size = args.download_mb * MB
+    path = HOME / name
+    with path.open("wb") as out:
+        block = os.urandom(MB)
+        for _ in range(args.download_mb):
+            out.write(block)
+    path.read_bytes()  # warm in the page cache
+    rss_before = peak_rss_mb(pid)
+    connector = aiohttp.TCPConnector(limit=0)
+    try:
+        async with aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+        ) as client:
+            for round_ in range(args.rounds):
+                for target in targets:  # interleaved, so drift hits all three alike
+                    rps1, p50_1, p95_1 = await small_requests(
+                        client, target, base, args.requests, 1
+                    )
+                    cpu = cpu_seconds(target.pid)
+                    rps50, p50_50, p95_50 = await small_requests(
+                        client, target, base, args.requests * 5, 50
+                    )
+                    cpu_ms = (
+                        (cpu_seconds(target.pid) - cpu) * 1000 / (args.requests * 5 + 20)
+                    )  # + warm-up
+                    mbps = await download(client, target, base, name, size)
+                    kernel, info = await kernel_round_trips(client, target, base, args.executes)
+                    for key, value in {
+                        "c1_p50_ms": p50_1,
+                        "c1_p95_ms": p95_1,
+                        "c1_rps": rps1,
+                        "c50_rps": rps50,
+                        "c50_p50_ms": p50_50,
+                        "c50_p95_ms": p95_50,
+                        "c50_cpu_ms_req": cpu_ms,
+                        "download_MBps": mbps,
+                        "kernel_p50_ms": kernel,
+                        "k_info_p50_ms": info,
+                    }.items():
+                        best = max if key.endswith(("rps", "MBps")) else min
+                        previous = target.results.get(key)
+                        target.results[key] = value if previous is None else best(previous, value)
+                print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+    finally:
+        path.unlink()
+    report(targets, rss_before, peak_rss_mb(pid))
+
+
+def report(targets: list[Target], rss_before: float, rss_after: float) -> None:
+    direct, chp_, portal = targets
+    keys = list(direct.results)
+    print(f"\n{'(best of rounds)':<16}" + "".join(f"{t.name:>12}" for t in targets))
+    for key in keys:
+        print(f"{key:<16}" + "".join(f"{t.results[key]:>12.2f}" for t in targets))
+    print("\nratios, portal vs configurable-http-proxy (throughput: >= 1.0 is the target)")
+    for key in ("c1_rps", "c50_rps", "download_MBps"):
+        print(f"  {key:<14} {portal.results[key] / chp_.results[key]:.2f}x")
+    print(
+        f"  CPU per small request at c=50: portal {portal.results['c50_cpu_ms_req']:.2f} ms, "
+        f"chp {chp_.results['c50_cpu_ms_req']:.2f} ms"
+    )
+    print("added latency over direct, ms (portal vs configurable-http-proxy: <= is the target)")
+    for key in ("c1_p50_ms", "c1_p95_ms", "c50_p50_ms", "kernel_p50_ms", "k_info_p50_ms"):
+        ours = portal.results[key] - direct.results[key]
+        theirs = chp_.results[key] - direct.results[key]
+        verdict = "ok" if ours <= theirs else "MISSED"
+        print(f"  {key:<14} portal +{ours:.2f}  chp +{theirs:.2f}  {verdict}")
+    print(
+        f"\nportal peak RSS: {rss_before:.0f} MB before the measurements, {rss_after:.0f} MB "
+        "after them (the downloads stream through, never held whole)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=400, help="small requests at c=1")
+    parser.add_argument("--download-mb", type=int, default=100)
+    parser.add_argument("--executes", type=int, default=100, help="kernel round-trips")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir, jupyter_as("alice") as jupyter:
+        with (
+            running_portal(Path(workdir), PORT) as portal,
+            chp(jupyter, Path(workdir)) as (chp_url, chp_pid),
+        ):
+            register(portal.database_url, jupyter)
+            with new_client() as browser:
+                assert sign_in(browser, portal.url, "alice").status_code == 303
+                cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies.jar)
+            direct_url = f"http://{jupyter.host}:{jupyter.port}"
+            targets = [
+                Target(
+                    "direct", direct_url, {"X-Onestop-Notebook-Secret": jupyter.secret}, direct_url
+                ),
+                Target("chp", chp_url, {}, chp_url, chp_pid),
+                Target("portal", portal.url, {"Cookie": cookie}, portal.url, portal_pid(PORT)),
+            ]
+            asyncio.run(measure(targets, jupyter.base, args, portal_pid(PORT)))
+
+
+if __name__ == "__main__":
+    main()

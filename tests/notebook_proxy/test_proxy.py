@@ -1,0 +1,569 @@
+"""The notebook proxy against real Jupyter servers run as alice and bob, through a real portal.
+
+Alice owns one session, bob another. Only alice reaches hers: bob (signed in, with his
+own session), erin (an admin), a signed-out browser and a page of another site are all
+refused, over HTTP and WebSocket, and see nothing of hers. A kernel runs code through
+the proxy's WebSocket, a terminal runs as alice, files go up and come down. The secret
+that opens her server is never in anything the browser gets, nor in the portal's log
+or audit trail. No request can steer the proxy to another upstream.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from app.notebook_proxy import probe
+from tests.conftest import Portal
+from tests.helpers import new_client, sign_in
+from tests.jupyter_session import (
+    KERNEL_PROTOCOL,
+    Jupyter,
+    execute_request,
+    execute_result,
+    jupyter_as,
+    register,
+)
+
+# Everything any browser got back in this module, checked for the secrets at the end.
+SEEN: list[str] = []
+
+
+def seen(response: httpx.Response) -> httpx.Response:
+    SEEN.append(f"{response.status_code} {response.headers!r}\n{response.text}")
+    return response
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """A server that is not Jupyter: it answers with what it was sent, so a test can
+    see exactly what the proxy passed upstream, and counts every hit."""
+
+    hits: list[dict[str, Any]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        record = {
+            "method": self.command,
+            "path": self.path,
+            "headers": [[k.lower(), v] for k, v in self.headers.items()],
+            "body": body.decode("latin-1"),
+        }
+        self.hits.append(record)
+        if self.path.endswith("/redirect-out"):
+            self.send_response(302)
+            self.send_header("Location", "http://elsewhere.example/steal")
+            self.end_headers()
+            return
+        if self.path.endswith("/redirect-in"):
+            self.send_response(302)
+            port = self.server.server_address[1]
+            self.send_header("Location", f"http://127.0.0.1:{port}{self.path[:-12]}/landing?a=1")
+            self.end_headers()
+            return
+        payload = json.dumps(record).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        if self.path.endswith("/cookies"):
+            self.send_header("Set-Cookie", "onestop_session=planted; Path=/")
+            self.send_header("Set-Cookie", "__Host-onestop=planted; Path=/; Secure")
+            self.send_header("Set-Cookie", "theme=dark; Path=/; Domain=127.0.0.1; HttpOnly")
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def alice_nb(portal: Portal) -> Iterator[Jupyter]:
+    with jupyter_as("alice") as jupyter:
+        register(portal.database_url, jupyter)
+        yield jupyter
+
+
+@pytest.fixture(scope="module")
+def bob_nb(portal: Portal) -> Iterator[Jupyter]:
+    with jupyter_as("bob") as jupyter:
+        register(portal.database_url, jupyter)
+        yield jupyter
+
+
+@pytest.fixture(scope="module")
+def alice(portal: Portal) -> Iterator[httpx.Client]:
+    with new_client() as client:
+        assert sign_in(client, portal.url, "alice").status_code == 303
+        yield client
+
+
+@pytest.fixture(scope="module")
+def bob(portal: Portal) -> Iterator[httpx.Client]:
+    with new_client() as client:
+        assert sign_in(client, portal.url, "bob").status_code == 303
+        yield client
+
+
+@pytest.fixture(scope="module")
+def erin(portal: Portal) -> Iterator[httpx.Client]:
+    with new_client() as client:
+        assert sign_in(client, portal.url, "erin").status_code == 303
+        yield client
+
+
+def xsrf_headers(client: httpx.Client, portal: Portal, jupyter: Jupyter) -> dict[str, str]:
+    """What JupyterLab's own scripts send with a change: its _xsrf token and the Origin."""
+    if not any(cookie.name == "_xsrf" for cookie in client.cookies.jar):
+        assert seen(client.get(f"{portal.url}{jupyter.base}lab")).status_code == 200
+    token = next(
+        c.value for c in client.cookies.jar if c.name == "_xsrf" and c.path == jupyter.base
+    )
+    return {"X-XSRFToken": token, "Origin": portal.url}
+
+
+def cookie_header(client: httpx.Client) -> str:
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in client.cookies.jar)
+
+
+def ws_url(portal: Portal, path: str) -> str:
+    return portal.url.replace("http://", "ws://") + path
+
+
+def open_ws(
+    portal: Portal, client: httpx.Client | None, path: str, **extra: Any
+) -> ClientConnection:
+    headers = {"Cookie": cookie_header(client)} if client is not None else {}
+    origin = extra.pop("origin", portal.url)
+    return connect(
+        ws_url(portal, path),
+        additional_headers=headers,
+        origin=origin,
+        open_timeout=20,
+        max_size=None,
+        **extra,
+    )
+
+
+def start_kernel(client: httpx.Client, portal: Portal, jupyter: Jupyter) -> str:
+    response = seen(
+        client.post(
+            f"{portal.url}{jupyter.base}api/kernels",
+            json={"name": "python3"},
+            headers=xsrf_headers(client, portal, jupyter),
+        )
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_she_reaches_her_own_jupyterlab(
+    portal: Portal, alice: httpx.Client, alice_nb: Jupyter
+) -> None:
+    short = seen(alice.get(f"{portal.url}/notebooks/{alice_nb.session_id}"))
+    assert short.status_code == 307 and short.headers["location"] == alice_nb.base
+    root = seen(alice.get(f"{portal.url}{alice_nb.base}"))
+    assert root.status_code == 302
+    assert root.headers["location"].startswith(f"{alice_nb.base}lab")
+    lab = seen(alice.get(f"{portal.url}{alice_nb.base}lab"))
+    assert lab.status_code == 200
+    assert "jupyter-config-data" in lab.text
+    found = re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', lab.text, re.S)
+    assert found, lab.text[:500]
+    config = json.loads(found.group(1))
+    assert config["token"] == "", "Jupyter's own token stays empty: nothing to copy from the page"
+    assert config["baseUrl"] == alice_nb.base
+    # Jupyter's answer keeps Jupyter's security policy (the portal's would break the
+    # page), and the portal's own Date and Server are not doubled.
+    assert "frame-ancestors 'self'" in lab.headers["content-security-policy"]
+    assert len(lab.headers.get_list("date")) == 1
+    status = seen(alice.get(f"{portal.url}{alice_nb.base}api/status"))
+    assert status.status_code == 200 and "started" in status.json()
+
+
+def test_signed_out_browsers_are_sent_to_sign_in(portal: Portal, alice_nb: Jupyter) -> None:
+    with new_client() as stranger:
+        page = seen(stranger.get(f"{portal.url}{alice_nb.base}lab"))
+        assert page.status_code == 303 and page.headers["location"].startswith("/login?")
+        api = seen(stranger.post(f"{portal.url}{alice_nb.base}api/kernels", json={}))
+        assert api.status_code in (401, 403)
+    with pytest.raises(InvalidStatus) as refused:
+        open_ws(portal, None, f"{alice_nb.base}api/events/subscribe")
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("who", ["bob", "erin"])
+def test_nobody_else_gets_in_not_even_an_admin(
+    request: pytest.FixtureRequest,
+    portal: Portal,
+    alice: httpx.Client,
+    alice_nb: Jupyter,
+    bob_nb: Jupyter,
+    who: str,
+) -> None:
+    other: httpx.Client = request.getfixturevalue(who)
+    kernel = start_kernel(alice, portal, alice_nb)
+    notes = Path("/home/alice") / "private-notes.txt"
+    notes.write_text("alice's private notes\n")
+    request.addfinalizer(notes.unlink)
+    for path in (
+        "lab",
+        "api/contents",
+        "api/contents/private-notes.txt",
+        "files/private-notes.txt",
+        f"api/kernels/{kernel}",
+        "api/sessions",
+        "api/terminals",
+    ):
+        response = seen(other.get(f"{portal.url}{alice_nb.base}{path}"))
+        assert response.status_code == 403, (who, path, response.status_code)
+        assert "not yours" in response.text
+        assert "private notes" not in response.text and kernel not in response.text
+    # Even with alice's own XSRF token and the right Origin, a change is refused.
+    changed = seen(
+        other.post(
+            f"{portal.url}{alice_nb.base}api/kernels",
+            json={"name": "python3"},
+            headers=xsrf_headers(alice, portal, alice_nb),
+        )
+    )
+    assert changed.status_code == 403
+    for path in (f"api/kernels/{kernel}/channels", "api/events/subscribe"):
+        with pytest.raises(InvalidStatus) as refused:
+            open_ws(portal, other, f"{alice_nb.base}{path}")
+        assert refused.value.response.status_code == 403
+    # Bob's own session is his: the refusal is about alice's, not about notebooks.
+    if who == "bob":
+        own = seen(other.get(f"{portal.url}{bob_nb.base}api/status"))
+        assert own.status_code == 200
+
+
+def test_a_page_of_another_site_is_refused(
+    portal: Portal, alice: httpx.Client, alice_nb: Jupyter
+) -> None:
+    headers = xsrf_headers(alice, portal, alice_nb)
+    for origin in ("http://elsewhere.example", "null", None):
+        sent = dict(headers)
+        if origin is None:
+            del sent["Origin"]
+        else:
+            sent["Origin"] = origin
+        response = seen(
+            alice.post(
+                f"{portal.url}{alice_nb.base}api/kernels", json={"name": "python3"}, headers=sent
+            )
+        )
+        assert response.status_code == 403, origin
+        assert "did not come from a page of this portal" in response.text
+    foreign_read = seen(
+        alice.get(
+            f"{portal.url}{alice_nb.base}api/contents",
+            headers={"Origin": "http://elsewhere.example"},
+        )
+    )
+    assert foreign_read.status_code == 403
+    with pytest.raises(InvalidStatus) as refused:
+        open_ws(
+            portal, alice, f"{alice_nb.base}api/events/subscribe", origin="http://elsewhere.example"
+        )
+    assert refused.value.response.status_code == 403
+    # Jupyter's own XSRF check still stands behind the Origin check.
+    no_token = seen(
+        alice.post(
+            f"{portal.url}{alice_nb.base}api/kernels",
+            json={"name": "python3"},
+            headers={"Origin": portal.url},
+        )
+    )
+    assert no_token.status_code == 403 and "_xsrf" in no_token.text
+
+
+def test_a_kernel_runs_code_over_the_proxied_websocket(
+    portal: Portal, alice: httpx.Client, alice_nb: Jupyter
+) -> None:
+    kernel = start_kernel(alice, portal, alice_nb)
+    session = str(uuid.uuid4())
+    path = f"{alice_nb.base}api/kernels/{kernel}/channels?session_id={session}"
+    with open_ws(portal, alice, path, subprotocols=[KERNEL_PROTOCOL]) as ws:
+        assert ws.subprotocol == KERNEL_PROTOCOL, "Jupyter's choice of protocol comes through"
+        results = []
+        for code, expected in (("2+2", "4"), ("import os; os.getuid() == 2001", "True")):
+            msg_id, frame = execute_request(code, session)
+            ws.send(frame)
+            deadline = time.monotonic() + 60
+            result = None
+            while result is None:
+                assert time.monotonic() < deadline, f"no result for {code}"
+                answer = ws.recv(timeout=60)
+                assert isinstance(answer, bytes), "v1 kernel messages are binary frames"
+                result = execute_result(answer, msg_id)
+            results.append((result, expected))
+        assert [r for r, _ in results] == [e for _, e in results]
+
+
+def test_a_terminal_runs_as_her(portal: Portal, alice: httpx.Client, alice_nb: Jupyter) -> None:
+    made = seen(
+        alice.post(
+            f"{portal.url}{alice_nb.base}api/terminals",
+            headers=xsrf_headers(alice, portal, alice_nb),
+        )
+    )
+    assert made.status_code == 200, made.text
+    name = made.json()["name"]
+    with open_ws(portal, alice, f"{alice_nb.base}terminals/websocket/{name}") as ws:
+        ws.send(json.dumps(["stdin", "echo me-$(id -un)-$((6*7))\r"]))
+        output = ""
+        deadline = time.monotonic() + 30
+        while "me-alice-42" not in output:
+            assert time.monotonic() < deadline, output
+            message = json.loads(ws.recv(timeout=30))
+            if message[0] == "stdout":
+                output += message[1]
+
+
+def test_files_go_up_and_come_down_intact(
+    portal: Portal, alice: httpx.Client, alice_nb: Jupyter
+) -> None:
+    name = f"proxy-{secrets.token_hex(4)}.txt"
+    text_body = "saved through the proxy\n" * 1000
+    saved = seen(
+        alice.put(
+            f"{portal.url}{alice_nb.base}api/contents/{name}",
+            json={"type": "file", "format": "text", "content": text_body},
+            headers=xsrf_headers(alice, portal, alice_nb),
+        )
+    )
+    assert saved.status_code in (200, 201), saved.text
+    on_disk = Path("/home/alice") / name
+    assert on_disk.read_text() == text_body and on_disk.stat().st_uid == 2001
+    # An upload as JupyterLab sends one: the file's bytes in base64, 12 MB of request.
+    uploaded = Path("/home/alice") / f"proxy-{secrets.token_hex(4)}.bin"
+    upload = secrets.token_bytes(9 * 1024 * 1024)
+    sent = seen(
+        alice.put(
+            f"{portal.url}{alice_nb.base}api/contents/{uploaded.name}",
+            json={"type": "file", "format": "base64", "content": base64.b64encode(upload).decode()},
+            headers=xsrf_headers(alice, portal, alice_nb),
+        )
+    )
+    assert sent.status_code in (200, 201), sent.text[:300]
+    assert uploaded.read_bytes() == upload and uploaded.stat().st_uid == 2001
+    uploaded.unlink()
+    # A bigger binary file, read back through /files/ as a stream.
+    blob = Path("/home/alice") / f"proxy-{secrets.token_hex(4)}.bin"
+    data = secrets.token_bytes(24 * 1024 * 1024)
+    blob.write_bytes(data)
+    digest = hashlib.sha256()
+    # Jupyter serves /files/ only to its own pages (Referer), as a browser sends it.
+    referer = {"Referer": f"{portal.url}{alice_nb.base}lab"}
+    url = f"{portal.url}{alice_nb.base}files/{blob.name}"
+    with alice.stream("GET", url, headers=referer) as download:
+        assert download.status_code == 200
+        assert int(download.headers["content-length"]) == len(data)
+        for chunk in download.iter_bytes():
+            digest.update(chunk)
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    on_disk.unlink()
+    blob.unlink()
+
+
+def test_what_goes_upstream_and_comes_back(
+    portal: Portal, alice: httpx.Client, alice_nb: Jupyter, recorder: ThreadingHTTPServer
+) -> None:
+    """A stand-in upstream that reports what it got (Jupyter cannot): the secret and the
+    portal's host go up, the portal's cookie and CSRF token do not, and nothing that
+    comes back can plant a cookie on the portal or lead the browser away."""
+    fake = Jupyter(
+        secrets.token_hex(8),
+        "alice",
+        secrets.token_urlsafe(32),
+        "127.0.0.1",
+        recorder.server_address[1],
+        alice_nb.folder,
+        alice_nb.log,
+    )
+    register(portal.database_url, fake)
+    Recorder.hits.clear()
+    alice.cookies.set("theme", "light", domain="127.0.0.1", path="/")
+    base = f"{portal.url}{fake.base}"
+    got = seen(
+        alice.post(
+            base + "echo?x=1",
+            content=b"payload",
+            headers={
+                "Origin": portal.url,
+                "X-CSRF-Token": "portal-token",
+                "Connection": "keep-alive, X-Drop-Me",
+                "X-Drop-Me": "1",
+                "X-Onestop-Notebook-Secret": "forged",
+                "X-Forwarded-For": "10.0.0.1",
+            },
+        )
+    )
+    assert got.status_code == 200
+    record = got.json()
+    headers: dict[str, list[str]] = {}
+    for key, value in record["headers"]:
+        headers.setdefault(key, []).append(value)
+    assert headers["x-onestop-notebook-secret"] == [fake.secret], "one secret, the stored one"
+    assert headers["host"] == [portal.url.removeprefix("http://")]
+    assert record["path"] == f"{fake.base}echo?x=1" and record["body"] == "payload"
+    assert "onestop_session" not in headers["cookie"][0] and "theme=light" in headers["cookie"][0]
+    for gone in ("x-csrf-token", "x-drop-me", "x-forwarded-for"):
+        assert gone not in headers, gone
+    planted = seen(alice.get(base + "cookies"))
+    assert planted.status_code == 200
+    set_cookies = planted.headers.get_list("set-cookie")
+    assert len(set_cookies) == 1 and set_cookies[0].startswith("theme=dark")
+    assert f"Path={fake.base}" in set_cookies[0] and "Domain" not in set_cookies[0]
+    away = seen(alice.get(base + "redirect-out"))
+    assert away.status_code == 502 and "elsewhere.example" not in away.headers.get("location", "")
+    inside = seen(alice.get(base + "x/redirect-in"))
+    assert inside.status_code == 302 and inside.headers["location"] == f"{fake.base}x/landing?a=1"
+
+
+def test_no_request_reaches_another_upstream(
+    portal: Portal, alice: httpx.Client, alice_nb: Jupyter, recorder: ThreadingHTTPServer
+) -> None:
+    """Dot segments (plain or encoded), an encoded id, another Host, an absolute URL
+    in the request line: the recorder (another server) is never reached."""
+    Recorder.hits.clear()
+    other = f"127.0.0.1:{recorder.server_address[1]}"
+    tricks = [
+        f"{alice_nb.base}..%2f..%2fapi/status",
+        f"{alice_nb.base}..%2F..%2F{secrets.token_hex(8)}/api/status",
+        f"{alice_nb.base}%2e%2e/%2e%2e/api/status",
+        f"/notebooks/%3{alice_nb.session_id[0]}{alice_nb.session_id[1:]}/api/status",
+    ]
+    for path in tricks[:3]:
+        response = seen(alice.get(portal.url + path))
+        assert response.status_code == 400, (path, response.status_code)
+        assert "cannot be passed to a notebook server" in response.text
+    # An encoded digit is the same id to the router but not as sent: refused; an
+    # encoded letter makes another path, which nothing serves.
+    assert seen(alice.get(portal.url + tricks[3])).status_code in (400, 404)
+    with_host = seen(alice.get(f"{portal.url}{alice_nb.base}api/status", headers={"Host": other}))
+    assert with_host.status_code == 200 and "started" in with_host.json()
+    session_cookie = cookie_header(alice)
+    with socket.create_connection(("127.0.0.1", int(portal.url.rsplit(":", 1)[1]))) as raw:
+        raw.sendall(
+            f"GET http://{other}{alice_nb.base}api/status HTTP/1.1\r\nHost: {other}\r\n"
+            f"Cookie: {session_cookie}\r\nConnection: close\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    assert b"started" in answer or answer.startswith(b"HTTP/1.1 4"), answer[:200]
+    assert Recorder.hits == [], Recorder.hits
+
+
+def test_the_probe_knows_her_server_and_nothing_else(alice_nb: Jupyter, bob_nb: Jupyter) -> None:
+    import asyncio
+
+    async def checks() -> list[bool]:
+        return [
+            await probe(alice_nb.host, alice_nb.port, alice_nb.session_id, alice_nb.secret),
+            # Bob's secret (a server.json of his pointing at her port) is refused...
+            await probe(alice_nb.host, alice_nb.port, alice_nb.session_id, bob_nb.secret),
+            # ...and so is her secret under another session's address or at his port.
+            await probe(alice_nb.host, alice_nb.port, bob_nb.session_id, alice_nb.secret),
+            await probe(bob_nb.host, bob_nb.port, alice_nb.session_id, alice_nb.secret),
+            await probe("127.0.0.1", 1, alice_nb.session_id, alice_nb.secret),
+        ]
+
+    assert asyncio.run(checks()) == [True, False, False, False, False]
+
+
+def test_signing_out_closes_the_notebook_at_once(portal: Portal, alice_nb: Jupyter) -> None:
+    """The proxy may use a portal-session read of the last second, but a sign-out
+    through the portal is seen by the very next request, and her open sockets close."""
+    with new_client() as browser:
+        assert sign_in(browser, portal.url, "alice").status_code == 303
+        for _ in range(3):  # now a recent read is kept
+            assert seen(browser.get(f"{portal.url}{alice_nb.base}api/status")).status_code == 200
+        with open_ws(portal, browser, f"{alice_nb.base}api/events/subscribe") as events:
+            page = browser.get(portal.url + "/")
+            token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+            signed_out = browser.post(portal.url + "/logout", headers={"X-CSRF-Token": token})
+            assert signed_out.status_code == 303
+            after = seen(browser.get(f"{portal.url}{alice_nb.base}api/status"))
+            assert after.status_code == 303 and after.headers["location"].startswith("/login")
+            with pytest.raises(ConnectionClosed):
+                while True:  # Jupyter's own events may come first; checked every 10 s
+                    events.recv(timeout=15)
+            assert events.close_code == 4401
+
+
+def test_a_session_that_is_not_ready_or_has_ended_says_so(
+    portal: Portal, alice: httpx.Client, alice_nb: Jupyter, recorder: ThreadingHTTPServer
+) -> None:
+    """Stand-in sessions (no job, so the monitor leaves them alone), one per state."""
+    expected = {"queued": 503, "starting": 503, "ended": 410, "ready": 200, "unknown": 200}
+    for state, status in expected.items():
+        fake = Jupyter(
+            secrets.token_hex(8),
+            "alice",
+            secrets.token_urlsafe(32),
+            "127.0.0.1",
+            recorder.server_address[1],
+            alice_nb.folder,
+            alice_nb.log,
+        )
+        register(portal.database_url, fake, state=state)
+        response = seen(alice.get(f"{portal.url}{fake.base}lab"))
+        assert response.status_code == status, state
+        if state in ("queued", "starting"):
+            assert "not ready yet" in response.text
+            assert f"/notebooks/sessions/{fake.session_id}" in response.text
+        elif state == "ended":
+            assert "has ended" in response.text
+
+
+def test_the_secrets_never_reach_a_browser_or_a_log(
+    portal: Portal,
+    alice: httpx.Client,
+    bob: httpx.Client,
+    erin: httpx.Client,
+    alice_nb: Jupyter,
+    bob_nb: Jupyter,
+) -> None:
+    assert len(SEEN) > 20, "the other tests ran first and recorded what came back"
+    cookies = [cookie_header(client) for client in (alice, bob, erin)]
+    engine = create_engine(portal.database_url)
+    with engine.connect() as db:
+        audit = [repr(tuple(row)) for row in db.execute(text("SELECT * FROM audit_events"))]
+    engine.dispose()
+    assert any("notebooks.connect" in row for row in audit), "refusals were audited"
+    everything = "\n".join([*SEEN, *cookies, *audit, portal.log_text()])
+    for secret in (alice_nb.secret, bob_nb.secret):
+        assert secret not in everything

@@ -1,0 +1,118 @@
+"""A portal killed while a notebook session runs comes back with the session listed,
+ready, and reachable at the same address, with the same kernel still running.
+
+Sessions live in the database; the restarted portal's monitor takes them up from it
+and from Slurm, and probes each server again before it counts as ready.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.agents.conftest import stop_agents
+from tests.conftest import TEST_PORT, running_portal, start_portal_process
+from tests.helpers import FORM_TOKENS, new_client, sign_in
+from tests.notebooks.conftest import end_session, squeue
+
+PORT = TEST_PORT + 10
+
+
+@pytest.fixture
+def own_agents() -> Iterator[str]:
+    """Agents of this test's own portal, so they run the code under test."""
+    base = Path("/run/onestop-test") / uuid.uuid4().hex[:8]
+    yield str(base / "agents")
+    stop_agents(base / "agents")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def status_of(client: httpx.Client, url: str, session_id: str) -> str:
+    answer = client.get(f"{url}/notebooks/sessions/{session_id}/status")
+    assert answer.status_code == 200, answer.text[:300]
+    match = re.search(r'data-state="([a-z]+)"', answer.text)
+    assert match, answer.text[:300]
+    return match.group(1)
+
+
+def wait_ready(client: httpx.Client, url: str, session_id: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while (state := status_of(client, url, session_id)) != "ready":
+        assert state in ("queued", "starting"), state
+        assert time.monotonic() < deadline, f"session {session_id} is still {state}"
+        time.sleep(0.5)
+
+
+def kernels(client: httpx.Client, url: str, session_id: str) -> list[str]:
+    answer = client.get(f"{url}/notebooks/{session_id}/api/kernels")
+    assert answer.status_code == 200, answer.text[:300]
+    return [kernel["id"] for kernel in answer.json()]
+
+
+def test_a_restarted_portal_keeps_every_session(
+    cluster: None, idp: str, tmp_path: Path, own_agents: str
+) -> None:
+    with (
+        running_portal(tmp_path, PORT, ONESTOP_AGENTS__RUNTIME_DIR=own_agents) as portal,
+        new_client() as client,
+    ):
+        assert sign_in(client, portal.url, "alice").status_code == 303
+        form = client.get(f"{portal.url}/notebooks")
+        assert form.status_code == 200 and "Start notebook" in form.text
+        tokens = dict(FORM_TOKENS.findall(form.text))
+        answer = client.post(
+            f"{portal.url}/notebooks",
+            data={**tokens, "label": "survives restarts", "interface": "lab", "hours": "0.5"},
+        )
+        assert answer.status_code == 303, answer.text[:2000]
+        session_id = answer.headers["location"].rsplit("/", 1)[-1]
+        job_id = ""
+        try:
+            wait_ready(client, portal.url, session_id)
+            page = client.get(f"{portal.url}/notebooks/sessions/{session_id}")
+            job_id = re.findall(r'href="/jobs/(\d+)"', page.text)[0]
+            # A kernel started through the proxy, as JupyterLab would (its XSRF cookie,
+            # the portal's Origin).
+            client.get(f"{portal.url}/notebooks/{session_id}/lab")
+            xsrf = client.cookies.get("_xsrf", path=f"/notebooks/{session_id}/") or ""
+            started = client.post(
+                f"{portal.url}/notebooks/{session_id}/api/kernels",
+                json={"name": "python3"},
+                headers={"X-XSRFToken": xsrf, "Origin": portal.url},
+            )
+            assert started.status_code == 201, started.text[:300]
+            kernel = started.json()["id"]
+
+            # The portal dies without any chance to clean up.
+            listening = subprocess.run(
+                ["fuser", f"{PORT}/tcp"], capture_output=True, text=True, check=True
+            )
+            for pid in listening.stdout.split():
+                os.kill(int(pid), signal.SIGKILL)
+            with pytest.raises(httpx.TransportError):
+                client.get(f"{portal.url}/healthz")
+            assert squeue(job_id).split()[1] == "RUNNING", "the session outlives the portal"
+
+            process = start_portal_process(portal.env, portal.log)
+            try:
+                listed = client.get(f"{portal.url}/notebooks")
+                assert listed.status_code == 200
+                assert "survives restarts" in listed.text
+                assert f'data-session="{session_id}" data-state="ready"' in listed.text
+                wait_ready(client, portal.url, session_id, seconds=30)
+                assert kernel in kernels(client, portal.url, session_id), "the same kernel"
+            finally:
+                process.kill()
+                process.wait(10)
+        finally:
+            end_session(session_id)

@@ -1,0 +1,108 @@
+"""What the plugin interface refuses before anything is mounted (app/tools.py)."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from app.tools import ENTRY_POINT_GROUP, Tool, ToolError, discover, followers_of, load_tools
+from app.verbs.catalog import CATALOG, NoArgs, Verb
+
+
+class Nothing(BaseModel):
+    pass
+
+
+async def _target(args: object, identity: object, services: object) -> str:
+    return "x"
+
+
+async def _local(args: object, identity: object, services: object) -> Nothing:
+    return Nothing()
+
+
+def tool(name: str = "sample", **fields: object) -> Tool:
+    return Tool(name=name, title=name.title(), url=f"/{name}", routes=[], **fields)  # type: ignore[arg-type]
+
+
+def test_rules_may_only_name_the_tools_own_kinds() -> None:
+    with pytest.raises(ToolError, match="own object kinds"):
+        load_tools([tool(kinds=["sample"], policy=["p, user, *, file:/**, write"])])
+    with pytest.raises(ToolError, match="own object kinds"):
+        load_tools([tool(kinds=["sample"], policy=["p, user, *, **, .*"])])
+    loaded = load_tools([tool(kinds=["sample"], policy=["p, user, *, sample:{sub}/**, read"])])
+    assert loaded[0].rules() == [["user", "*", "sample:{sub}/**", "read"]]
+
+
+def test_a_malformed_rule_names_the_tool() -> None:
+    with pytest.raises(ToolError, match="tool sample's policy line 1"):
+        load_tools([tool(kinds=["sample"], policy=["p, nobody-role, *, sample:x, read"])])
+
+
+def test_two_tools_cannot_own_one_kind_or_share_a_name() -> None:
+    with pytest.raises(ToolError, match="already owns"):
+        load_tools([tool("one", kinds=["thing"]), tool("two", kinds=["thing"])])
+    with pytest.raises(ToolError, match="two tools are called"):
+        load_tools([tool("one"), tool("one")])
+
+
+def test_a_missing_verb_fails_at_start_with_its_name() -> None:
+    with pytest.raises(ToolError, match=r"does not have: jobs\.teleport"):
+        load_tools([tool(uses=["jobs.submit", "jobs.teleport"])])
+
+
+def test_a_tools_verbs_carry_its_name_and_are_registered() -> None:
+    stray = Verb("other.thing", NoArgs, Nothing, "sample", "read", _target, local=_local)
+    with pytest.raises(ToolError, match=r"must start with sample\."):
+        load_tools([tool(kinds=["sample"], verbs=[stray])])
+    own = Verb("sample.thing", NoArgs, Nothing, "sample", "read", _target, local=_local)
+    try:
+        load_tools([tool(kinds=["sample"], verbs=[own])])
+        assert CATALOG["sample.thing"] is own
+        load_tools([tool(kinds=["sample"], verbs=[own])])  # a second portal in one process
+    finally:
+        CATALOG.pop("sample.thing", None)
+
+
+def test_one_follower_key_per_portal() -> None:
+    async def follow(*args: object) -> None:
+        return None
+
+    with pytest.raises(ToolError, match="follows 'watch'"):
+        followers_of(
+            [tool("one", followers={"watch": follow}), tool("two", followers={"watch": follow})]
+        )
+
+
+def test_the_built_in_tools_arrive_through_entry_points() -> None:
+    names = [found.name for found in discover()]
+    assert {"jobs", "files", "notifications"} <= set(names)
+    assert "files" not in [found.name for found in discover(disabled=["files"])]
+
+
+def _packages() -> list[tuple[str, Path]]:
+    found = []
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        spec = importlib.util.find_spec(entry.module)
+        assert spec is not None and spec.origin is not None
+        found.append((entry.name, Path(spec.origin).parent))
+    return found
+
+
+@pytest.mark.parametrize(("name", "package"), _packages(), ids=lambda value: str(value))
+def test_a_tool_declares_every_verb_its_code_names(name: str, package: Path) -> None:
+    """``uses`` is what a reviewer reads to know what a tool can do; it must be whole."""
+    found = next(each for each in discover() if each.name == name)
+    named: set[str] = set()
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Constant) and node.value in CATALOG:
+                named.add(node.value)
+    own = {verb.name for verb in found.verbs}
+    assert named, f"{name}: no verb found in {package}"
+    assert named - own <= set(found.uses), f"{name} names verbs it does not declare"
