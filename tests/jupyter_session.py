@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import httpx
 from sqlmodel import Session, create_engine
+from websockets.sync.client import connect
+from websockets.typing import Origin, Subprotocol
 
 from app.models import NotebookSession
 from managers.notebooks.launch import batch_script
@@ -197,3 +200,29 @@ def execute_result(frame: bytes, msg_id: str) -> str | None:
     if header.get("msg_type") != "execute_result" or parent.get("msg_id") != msg_id:
         return None
     return str(json.loads(parts[3])["data"]["text/plain"])
+
+
+def run_in_kernel(
+    portal_url: str, cookies: httpx.Cookies, base: str, kernel: str, code: str
+) -> str:
+    """Run ``code`` in a kernel over the proxy's WebSocket, as JupyterLab does; its
+    text/plain result."""
+    session = secrets.token_hex(8)
+    url = portal_url.replace("http://", "ws://") + f"{base}api/kernels/{kernel}/channels"
+    cookie = "; ".join(f"{each.name}={each.value}" for each in cookies.jar)
+    with connect(
+        f"{url}?session_id={session}",
+        additional_headers={"Cookie": cookie},
+        origin=Origin(portal_url),
+        subprotocols=[Subprotocol(KERNEL_PROTOCOL)],
+        open_timeout=20,
+        max_size=None,
+    ) as ws:
+        msg_id, frame = execute_request(code, session)
+        ws.send(frame)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            answer = ws.recv(timeout=60)
+            if isinstance(answer, bytes) and (result := execute_result(answer, msg_id)):
+                return result
+    raise AssertionError(f"the kernel gave no result for {code!r}")

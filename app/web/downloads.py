@@ -24,7 +24,7 @@ from app.verbs import descriptors
 
 log = get_logger("onestop.files.download")
 
-READ_SIZE = 1024 * 1024
+READ_SIZE = 4 * 1024 * 1024
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 EOCD = b"PK\x05\x06"
 

@@ -23,6 +23,7 @@ import pytest
 from tests.agents.conftest import stop_agents
 from tests.conftest import TEST_PORT, running_portal, start_portal_process
 from tests.helpers import FORM_TOKENS, new_client, sign_in
+from tests.jupyter_session import run_in_kernel
 from tests.notebooks.conftest import end_session, squeue
 
 PORT = TEST_PORT + 10
@@ -92,6 +93,8 @@ def test_a_restarted_portal_keeps_every_session(
             )
             assert started.status_code == 201, started.text[:300]
             kernel = started.json()["id"]
+            base = f"/notebooks/{session_id}/"
+            assert run_in_kernel(portal.url, client.cookies, base, kernel, "x = 41; x") == "41"
 
             # The portal dies without any chance to clean up.
             listening = subprocess.run(
@@ -111,6 +114,8 @@ def test_a_restarted_portal_keeps_every_session(
                 assert f'data-session="{session_id}" data-state="ready"' in listed.text
                 wait_ready(client, portal.url, session_id, seconds=30)
                 assert kernel in kernels(client, portal.url, session_id), "the same kernel"
+                # Same URL, same kernel: what she computed before is still there.
+                assert run_in_kernel(portal.url, client.cookies, base, kernel, "x + 1") == "42"
             finally:
                 process.kill()
                 process.wait(10)
