@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from app.web.words import duration_words, job_words
+from app.web.words import duration_words, job_name_words, job_words
 from managers.scheduler import Job, JobState
 
 
@@ -33,22 +33,27 @@ def _label(job_id: str, name: str, array: bool) -> str:
     return f"{what} {job_id}" + (f" '{name}'" if name else "")
 
 
+def _first_up(text: str) -> str:
+    """Only the first letter: ``str.capitalize`` would lower-case the job's own name."""
+    return text[:1].upper() + text[1:]
+
+
 def ending_words(job_id: str, name: str, jobs: list[Job]) -> tuple[str, str]:
     """(title, sentence) for the end of job ``job_id``; ``jobs`` are its final
     records (one, or one per task of an array)."""
     array = len(jobs) > 1 or any("_" in job.job_id for job in jobs)
-    label = _label(job_id, name, array)
+    label = _label(job_id, job_name_words(name), array)
     if not jobs:
         outcome = "ended, but the portal could not learn how"
-        return f"{label.capitalize()} ended", f"Your {label} {outcome}."
+        return f"{_first_up(label)} ended", f"Your {label} {outcome}."
     if not array:
         outcome = outcome_words(jobs[0])
         title_outcome = "finished" if outcome == "completed" else outcome
-        return f"{label.capitalize()} {title_outcome}", f"Your {label} finished: {outcome}."
+        return f"{_first_up(label)} {title_outcome}", f"Your {label} finished: {outcome}."
     counts = Counter(job_words(job.state) for job in jobs)
     summary = ", ".join(f"{count} {word}" for word, count in sorted(counts.items()))
     tasks = f"{len(jobs)} task{'s' if len(jobs) != 1 else ''}"
     return (
-        f"{label.capitalize()} finished ({summary})",
+        f"{_first_up(label)} finished ({summary})",
         f"Your {label} finished: {tasks}, {summary}.",
     )

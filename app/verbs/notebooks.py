@@ -25,6 +25,7 @@ from app.verbs.errors import VerbError, VerbFailed, VerbInvalid, VerbUnavailable
 from app.verbs.files_manage import home_of
 from app.verbs.jobs import FORBIDDEN_IN_NAME, SubmitArgs, cluster_problems
 from managers.errors import OperationError
+from managers.notebooks import job_name
 from managers.scheduler import ClusterSnapshot, Job
 
 log = get_logger("onestop.notebooks")
@@ -124,7 +125,7 @@ def queued_job(row: NotebookSession, snapshot: ClusterSnapshot | None) -> Job | 
     number is known) by its name and owner."""
     if snapshot is None:
         return None
-    name = f"onestop-notebook-{row.id}"
+    name = job_name(row.id)
     for job in snapshot.jobs:
         if row.job_id and job.job_id == row.job_id:
             return job

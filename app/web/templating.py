@@ -34,6 +34,7 @@ def build_templates(
         node_words=words.node_words,
         partition_words=words.partition_words,
         job_words=words.job_words,
+        job_name_words=words.job_name_words,
         duration_words=words.duration_words,
         clock_words=words.clock_words,
         memory_words=words.memory_words,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from managers.notebooks import is_notebook_job
 from managers.scheduler import Job, JobState, NodeState, PartitionState
 
 NODE_WORDS = {
@@ -52,6 +53,11 @@ def node_words(state: NodeState) -> str:
 
 def partition_words(state: PartitionState) -> str:
     return PARTITION_WORDS[state]
+
+
+def job_name_words(name: str) -> str:
+    """A job's name as lists show it: a notebook session's job says what it is."""
+    return "Jupyter notebook session" if is_notebook_job(name) else name
 
 
 def job_words(state: JobState | str) -> str:

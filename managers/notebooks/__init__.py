@@ -3,3 +3,15 @@
 ``operations`` runs inside the person's agent (as her); ``launch`` builds the bash
 script that starts Jupyter inside the job.
 """
+
+JOB_PREFIX = "onestop-notebook-"
+"""A session's Slurm job is called this plus the session id: the monitor finds a job
+by it, and job lists show such a job as a notebook session."""
+
+
+def job_name(session_id: str) -> str:
+    return f"{JOB_PREFIX}{session_id}"
+
+
+def is_notebook_job(name: str) -> bool:
+    return name.startswith(JOB_PREFIX)

@@ -18,18 +18,13 @@ from typing import Any
 
 from managers.errors import OperationError
 from managers.execution.operations import run_slurm
+from managers.notebooks import job_name
 from managers.notebooks.launch import batch_script
 
 SESSION_ID = re.compile(r"^[0-9a-f]{16}$")
 PARTITION = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
 SECRET = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 INTERFACES = ("lab", "notebook")
-JOB_PREFIX = "onestop-notebook-"
-
-
-def job_name(session_id: str) -> str:
-    """The Slurm job name of a session; the monitor finds a job by it too."""
-    return f"{JOB_PREFIX}{session_id}"
 
 
 def home() -> str:

@@ -75,3 +75,19 @@ def test_the_clock_of_a_job_in_plain_words() -> None:
         update={"state": JobState.COMPLETED, "ended_at": now - timedelta(minutes=2)}
     )
     assert clock_words(done, now) == "ran 10 minutes"
+
+
+def test_a_notebook_sessions_job_says_what_it_is() -> None:
+    from app.notify.words import ending_words
+    from app.web.words import job_name_words
+    from managers.notebooks import job_name
+    from managers.scheduler import Job, JobState
+
+    name = job_name("0123456789abcdef")
+    assert job_name_words(name) == "Jupyter notebook session"
+    assert job_name_words("my-analysis") == "my-analysis"
+    ended = Job(job_id="7", name=name, user="alice", state=JobState.TIMEOUT)
+    title, sentence = ending_words("7", name, [ended])
+    assert "Jupyter notebook session" in title and "0123456789abcdef" not in sentence
+    named = Job(job_id="8", name="MyRun", user="alice", state=JobState.COMPLETED)
+    assert ending_words("8", "MyRun", [named])[0] == "Job 8 'MyRun' finished"
