@@ -20,6 +20,10 @@ log = get_logger("onestop.access")
 class AccessLogMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Bound once, after create_app configured logging (Starlette builds the
+        # middlewares on the first request): each line then skips the lazy proxy's
+        # look-up of the configuration, a busy notebook page logs hundreds a second.
+        self.log = log.bind()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(("/static/", "/vendor/")):
@@ -40,7 +44,7 @@ class AccessLogMiddleware:
             state = scope.get("onestop.session")
             identity = state.identity if isinstance(state, SessionState) else None
             client = scope.get("client")
-            log.info(
+            self.log.info(
                 "request",
                 user=identity.unix_name if identity else "anonymous",
                 method=scope["method"],

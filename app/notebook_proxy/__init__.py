@@ -83,6 +83,7 @@ class NotebookProxy:
 
     def __init__(self, settings: Settings, lookup: Lookup) -> None:
         self.sessions = SessionCache(lookup)
+        self.origin = settings.origin  # worked out once, compared on every request
         self.client = UpstreamClient(
             settings.notebooks,
             urlsplit(settings.public_url).netloc,
@@ -101,7 +102,7 @@ class NotebookProxy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id: str = scope["path_params"]["session_id"]
-        identity, decision = await admit(scope, session_id, self.sessions)
+        identity, decision = await admit(scope, session_id, self.sessions, self.origin)
         if isinstance(decision, Upstream) and not _plain_path(scope, decision.prefix):
             decision = Refusal(
                 400,

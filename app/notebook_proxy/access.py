@@ -126,13 +126,14 @@ def origin_problem(scope: Scope, expected_origin: str) -> Refusal | None:
 
 
 async def admit(
-    scope: Scope, session_id: str, sessions: SessionCache
+    scope: Scope, session_id: str, sessions: SessionCache, origin: str
 ) -> tuple[Identity | None, Upstream | Refusal]:
-    """The upstream for this request, or why not (the signed-in guard ran before)."""
+    """The upstream for this request, or why not (the signed-in guard ran before);
+    ``origin`` is the portal's own (``Settings.origin``)."""
     identity = session_of(scope).identity
     if identity is None:
         return None, Refusal(401, "Please sign in", "Please sign in first.", "not signed in")
-    refusal = origin_problem(scope, scope["app"].state.settings.origin)
+    refusal = origin_problem(scope, origin)
     if refusal is not None:
         return identity, refusal
     row = await sessions.get(session_id)

@@ -107,6 +107,9 @@ class UpstreamClient:
                     sock_read=self._settings.proxy_read_timeout_seconds,
                 ),
                 auto_decompress=False,
+                # Once for the session rather than per request (aiohttp rebuilds the
+                # set each time it is passed to a request).
+                skip_auto_headers=NO_AUTO_HEADERS,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 read_bufsize=2**18,
             )
@@ -147,7 +150,6 @@ class UpstreamClient:
                 headers=self._headers(scope, upstream),
                 data=body,
                 allow_redirects=False,
-                skip_auto_headers=NO_AUTO_HEADERS,
             ) as response:
                 headers = downstream_headers(
                     response.headers.items(),

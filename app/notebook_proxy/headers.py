@@ -51,15 +51,10 @@ ANSWERED_BY_PORTAL = frozenset({"date", "server", SECRET_HEADER})
 PORTAL_ONLY = frozenset({"host", "cookie", "x-csrf-token", SECRET_HEADER, "forwarded", "expect"})
 
 
-def _hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> set[str]:
-    """The fixed list plus whatever the Connection header names."""
-    named = set(HOP_BY_HOP)
-    for name, value in headers:
-        if name.lower() == b"connection":
-            named.update(
-                token.strip().lower() for token in value.decode("latin-1").split(",") if token
-            )
-    return named
+def _hop_by_hop(connection: Iterable[str]) -> frozenset[str]:
+    """The fixed list plus whatever the Connection header(s) name."""
+    named = {token.strip().lower() for value in connection for token in value.split(",") if token}
+    return HOP_BY_HOP | named if named else HOP_BY_HOP
 
 
 def _cookies_without(raw: str, portal_cookies: frozenset[str]) -> str:
@@ -82,13 +77,11 @@ def upstream_headers(
 ) -> list[tuple[str, str]]:
     """Headers for Jupyter: end-to-end ones from the browser, ``host`` (the portal's
     public host, which Jupyter compares the Origin with), and the secret."""
-    headers = list(headers)
-    drop = _hop_by_hop(headers) | PORTAL_ONLY
+    decoded = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers]
+    drop = _hop_by_hop(value for name, value in decoded if name == "connection") | PORTAL_ONLY
     result: list[tuple[str, str]] = []
     cookies: list[str] = []
-    for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
+    for name, value in decoded:
         if name == "cookie":
             cookies.append(value)
         elif name not in drop and not name.startswith("x-forwarded-"):
@@ -168,11 +161,13 @@ def downstream_headers(
     overwrite the portal's session or CSRF cookie.
     """
     result: list[tuple[bytes, bytes]] = []
-    headers = list(headers)
-    drop = _hop_by_hop((n.encode("latin-1"), v.encode("latin-1")) for n, v in headers)
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered in drop or lowered in ANSWERED_BY_PORTAL:
+    lowered_headers = [(name.lower(), value) for name, value in headers]
+    drop = (
+        _hop_by_hop(value for name, value in lowered_headers if name == "connection")
+        | ANSWERED_BY_PORTAL
+    )
+    for lowered, value in lowered_headers:
+        if lowered in drop:
             continue
         if lowered == "location":
             inside = inside_session(value, request_path, prefix)

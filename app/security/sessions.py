@@ -83,7 +83,10 @@ class SessionState:
 
     @property
     def changed(self) -> bool:
-        return json.dumps(self.data, sort_keys=True, default=str) != self._snapshot
+        # ``_snapshot`` is the stored text itself, which ``persist`` wrote with this
+        # same call: loading keeps key order, so an untouched session compares equal
+        # without a second encoding on every request.
+        return json.dumps(self.data, default=str) != self._snapshot
 
 
 class SessionStore:
@@ -140,7 +143,7 @@ class SessionStore:
             identity=identity,
             created_at=record.created_at,
             last_seen_at=record.last_seen_at,
-            _snapshot=json.dumps(data, sort_keys=True, default=str),
+            _snapshot=record.data,
         )
 
     def _touched_lately(self, id_hash: str, now: datetime) -> bool:
@@ -329,7 +332,6 @@ class SessionMiddleware:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
                 client = scope.get("client")
                 token = await self.store.persist(
                     state,
@@ -337,9 +339,11 @@ class SessionMiddleware:
                     user_agent=_header(scope, b"user-agent"),
                 )
                 if token is not None:
-                    headers.append("set-cookie", self._cookie(token, self.max_age))
+                    MutableHeaders(scope=message).append(
+                        "set-cookie", self._cookie(token, self.max_age)
+                    )
                 elif state.destroy_requested:
-                    headers.append("set-cookie", self._cookie("", 0))
+                    MutableHeaders(scope=message).append("set-cookie", self._cookie("", 0))
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
