@@ -35,6 +35,7 @@ def build_templates(
         partition_words=words.partition_words,
         job_words=words.job_words,
         job_name_words=words.job_name_words,
+        notebook_session_of=words.notebook_session_of,
         duration_words=words.duration_words,
         clock_words=words.clock_words,
         memory_words=words.memory_words,

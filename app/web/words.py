@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from managers.notebooks import is_notebook_job
+from managers.notebooks import is_notebook_job, session_of_job
 from managers.scheduler import Job, JobState, NodeState, PartitionState
 
 NODE_WORDS = {
@@ -58,6 +58,11 @@ def partition_words(state: PartitionState) -> str:
 def job_name_words(name: str) -> str:
     """A job's name as lists show it: a notebook session's job says what it is."""
     return "Jupyter notebook session" if is_notebook_job(name) else name
+
+
+def notebook_session_of(name: str) -> str:
+    """The notebook session a job runs ("" for other jobs), for a link to its page."""
+    return session_of_job(name)
 
 
 def job_words(state: JobState | str) -> str:

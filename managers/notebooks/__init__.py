@@ -15,3 +15,11 @@ def job_name(session_id: str) -> str:
 
 def is_notebook_job(name: str) -> bool:
     return name.startswith(JOB_PREFIX)
+
+
+def session_of_job(name: str) -> str:
+    """The session id a job's name carries, or "" for any other job."""
+    rest = name.removeprefix(JOB_PREFIX)
+    if rest == name or len(rest) != 16 or rest.strip("0123456789abcdef"):
+        return ""
+    return rest

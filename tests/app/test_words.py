@@ -91,3 +91,11 @@ def test_a_notebook_sessions_job_says_what_it_is() -> None:
     assert "Jupyter notebook session" in title and "0123456789abcdef" not in sentence
     named = Job(job_id="8", name="MyRun", user="alice", state=JobState.COMPLETED)
     assert ending_words("8", "MyRun", [named])[0] == "Job 8 'MyRun' finished"
+
+
+def test_only_a_notebook_jobs_name_leads_to_a_session() -> None:
+    from app.web.words import notebook_session_of
+
+    assert notebook_session_of("onestop-notebook-0123456789abcdef") == "0123456789abcdef"
+    for other in ("onestop-notebook-../../etc", "onestop-notebook-0123", "my-job", ""):
+        assert notebook_session_of(other) == ""

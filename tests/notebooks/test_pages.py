@@ -89,6 +89,12 @@ def test_someone_elses_session_looks_like_none(pages_portal: Portal) -> None:
             assert "alice only" not in bob.get(f"{pages_portal.url}/notebooks").text
             mine = alice.get(f"{pages_portal.url}/notebooks/sessions/{session_id}")
             assert mine.status_code == 200 and "alice only" in mine.text
+            # Its job's page, in the jobs tool, says what it is and leads back here.
+            job_id = re.findall(r'href="/jobs/(\d+)"', mine.text)[0]
+            job_page = alice.get(f"{pages_portal.url}/jobs/{job_id}")
+            assert "Jupyter notebook session" in job_page.text
+            assert f'href="/notebooks/sessions/{session_id}"' in job_page.text
+            assert "Resubmit" not in job_page.text
         finally:
             end_session(session_id)
 
