@@ -24,7 +24,7 @@ from app.verbs.catalog import NoArgs, Verb, register
 from app.verbs.errors import VerbFailed, VerbInvalid, VerbUnavailable
 from app.verbs.files import PathArgs
 from app.verbs.files_manage import home_of
-from managers.errors import OperationError
+from app.verbs.gate import agent_work
 
 NAME = r"^[a-z_][a-z0-9_.-]{0,31}$"
 
@@ -133,19 +133,6 @@ def _store(services: Any) -> ShareStore:
     return store
 
 
-async def _agent(services: Any, identity: Identity, op: str, **args: Any) -> dict[str, Any]:
-    """The owner's agent does it as her; its refusal becomes the verb's, in words."""
-    try:
-        result, fds = await services.agents.call(identity.unix_name, op, args)
-    except OperationError as error:
-        raise VerbFailed(error.message, error.kind) from error
-    if fds:  # none of these ops hands out descriptors; never keep a stray one
-        raise VerbUnavailable("The helper process answered something unreadable.")
-    if not isinstance(result, dict):
-        raise VerbUnavailable("The helper process answered something unreadable.")
-    return result
-
-
 def _share_view(share: FileShare, skipped: int = 0) -> ShareView:
     assert share.id is not None
     kind = decoded(share)["item_kind"]
@@ -228,9 +215,9 @@ async def share(args: Any, identity: Identity, services: Any) -> ShareView:
     for old in [item for item in others if item.path == args.path]:
         await _unshare_one(old, identity, services, [o for o in others if o.id != old.id])
         others = [item for item in others if item.id != old.id]
-    record = await _agent(
+    record = await agent_work(
         services,
-        identity,
+        identity.unix_name,
         "files.share",
         path=args.path,
         kind=args.grantee_kind,
@@ -252,9 +239,9 @@ async def share(args: Any, identity: Identity, services: Any) -> ShareView:
 async def _unshare_one(
     item: FileShare, identity: Identity, services: Any, keep: list[FileShare]
 ) -> list[str]:
-    result = await _agent(
+    result = await agent_work(
         services,
-        identity,
+        identity.unix_name,
         "files.unshare",
         path=item.path,
         kind=item.grantee_kind,
@@ -290,7 +277,7 @@ async def list_shares(args: Any, identity: Identity, services: Any) -> SharesVie
 
 
 async def publish(args: Any, identity: Identity, services: Any) -> Published:
-    item = await _agent(services, identity, "files.owned", path=args.path)
+    item = await agent_work(services, identity.unix_name, "files.owned", path=args.path)
     link, secret = await _store(services).add_link(
         identity.unix_name,
         args.path,

@@ -25,6 +25,7 @@ from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, Ver
 from managers.agent.client import AgentClient, AgentUnavailable
 from managers.agent.remote import RemoteAgentClient
 from managers.cluster_watcher import ClusterWatcher
+from managers.errors import OperationError
 from managers.scheduler import SchedulerAdapter
 
 log = get_logger("onestop.verbs")
@@ -264,3 +265,21 @@ def _explain(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ())) or "request"
     return f"{where}: {first.get('msg', 'is not valid')}"
+
+
+async def agent_work(services: Any, user: str, op: str, **arguments: Any) -> dict[str, Any]:
+    """One operation in ``user``'s agent, for a local verb that does several (a share
+    with its bookkeeping, a notebook start). Failures read as the gate's own do: no
+    agent is VerbUnavailable, the agent's refusal is VerbFailed in its words, and an
+    answer that is not a plain dict (or brings descriptors) is never trusted."""
+    try:
+        result, fds = await services.agents.call(user, op, arguments)
+    except AgentUnavailable as error:
+        raise VerbUnavailable(error.message, error.kind) from error
+    except OperationError as error:
+        raise VerbFailed(error.message, error.kind) from error
+    if fds or not isinstance(result, dict):
+        for fd in fds:
+            os.close(fd)
+        raise VerbUnavailable("The helper process answered something unreadable.")
+    return result

@@ -23,8 +23,8 @@ from app.security.sessions import Identity
 from app.verbs.catalog import NoArgs, Verb, register
 from app.verbs.errors import VerbError, VerbFailed, VerbInvalid, VerbUnavailable
 from app.verbs.files_manage import home_of
+from app.verbs.gate import agent_work
 from app.verbs.jobs import FORBIDDEN_IN_NAME, SubmitArgs, cluster_problems
-from managers.errors import OperationError
 from managers.notebooks import job_name
 from managers.scheduler import ClusterSnapshot, Job
 
@@ -210,16 +210,6 @@ async def existing_session(args: Any, identity: Identity, services: Any) -> str:
 # handlers
 
 
-async def _agent(services: Any, owner: str, op: str, **args: Any) -> dict[str, Any]:
-    try:
-        result, fds = await services.agents.call(owner, op, args)
-    except OperationError as error:
-        raise VerbFailed(error.message, error.kind) from error
-    if fds or not isinstance(result, dict):
-        raise VerbUnavailable("The helper process answered something unreadable.")
-    return result
-
-
 async def start_session(args: Any, identity: Identity, services: Any) -> SessionView:
     """Record the session, then have her agent prepare its folder and submit the job.
 
@@ -251,7 +241,7 @@ async def start_session(args: Any, identity: Identity, services: Any) -> Session
         return session_view(row, services.watcher.latest)
     forgotten = await notebooks.store.delete_ended(owner, keep=notebooks.settings.ended_kept)
     try:
-        result = await _agent(
+        result = await agent_work(
             services,
             owner,
             "notebooks.start",
@@ -271,7 +261,7 @@ async def start_session(args: Any, identity: Identity, services: Any) -> Session
         refused = isinstance(error, VerbError) and error.kind in ("invalid", "ENOENT")
         if not refused:  # it may have reached sbatch before the answer was lost
             try:
-                await services.agents.call(owner, "notebooks.stop", {"session_id": row.id})
+                await agent_work(services, owner, "notebooks.stop", session_id=row.id)
             except Exception:
                 log.warning("notebook_start_cleanup_failed", session=row.id, user=owner)
         raise
@@ -289,7 +279,7 @@ async def start_session(args: Any, identity: Identity, services: Any) -> Session
 async def _remove_folders(services: Any, owner: str, session_ids: list[str]) -> None:
     """Her folders of sessions no longer listed go too; a failure only costs disk."""
     try:
-        await services.agents.call(owner, "notebooks.forget", {"session_ids": session_ids})
+        await agent_work(services, owner, "notebooks.forget", session_ids=session_ids)
     except Exception:
         log.warning("notebook_folders_not_removed", user=owner, sessions=session_ids)
 
@@ -323,7 +313,9 @@ async def stop_session(args: Any, identity: Identity, services: Any) -> SessionV
     row = await _row(args, services)
     if row.state == "ended":
         return session_view(row, services.watcher.latest)
-    await _agent(services, row.owner, "notebooks.stop", session_id=row.id, job_id=row.job_id or "")
+    await agent_work(
+        services, row.owner, "notebooks.stop", session_id=row.id, job_id=row.job_id or ""
+    )
     updated = await notebooks.store.update(row.id, state="ended", ended_reason="stopped")
     log.info("notebook_stopped", session=row.id, user=row.owner, by=identity.unix_name)
     return session_view(updated or row, services.watcher.latest)
