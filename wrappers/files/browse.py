@@ -50,6 +50,16 @@ def _options(request: Request) -> dict[str, Any]:
     }
 
 
+def page_arguments(options: dict[str, Any]) -> dict[str, Any]:
+    """The files.page arguments for a listing's options (the page's and live.py's)."""
+    return {
+        "order": options["order"],
+        "descending": options["desc"],
+        "hidden": options["hidden"],
+        "filter": options["q"],
+    }
+
+
 def listing_context(listing: Any, options: dict[str, Any]) -> dict[str, Any]:
     """What files/_listing.html needs: for the page, and for its live refresh (live.py)."""
     here = {"path": listing.path, **options}
@@ -82,10 +92,7 @@ async def browse(request: Request) -> Response:
             viewer(request),
             "files.page",
             path=path,
-            order=options["order"],
-            descending=options["desc"],
-            hidden=options["hidden"],
-            filter=options["q"],
+            **page_arguments(options),
             cursor=cursor,
             limit=limit,
         )

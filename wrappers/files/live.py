@@ -23,7 +23,7 @@ from app.realtime.ws import Send
 from app.security.sessions import Identity, session_of
 from app.verbs import VerbDenied, VerbError, VerbFailed, VerbInvalid
 from managers.words import size_words
-from wrappers.files.browse import ORDERS, PAGE, listing_context
+from wrappers.files.browse import ORDERS, PAGE, listing_context, page_arguments
 from wrappers.files.common import date_words, url
 from wrappers.request import verb_gate
 
@@ -94,10 +94,7 @@ async def _follow(
                 identity,
                 "files.page",
                 path=folder,
-                order=options["order"],
-                descending=options["desc"],
-                hidden=options["hidden"],
-                filter=options["q"],
+                **page_arguments(options),
                 limit=PAGE,
             )
         except VerbError:
