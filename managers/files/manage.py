@@ -24,14 +24,13 @@ import os
 import pwd
 import shutil
 import stat
-import subprocess
 import tempfile
 import time
 from typing import Any
 from urllib.parse import quote, unquote
 
 from managers.errors import OperationError
-from managers.files import operations
+from managers.files import operations, space
 from managers.files.operations import _explain, stat_path
 
 CONFLICTS = ("fail", "keep-both", "replace")
@@ -179,13 +178,6 @@ def home_trash() -> str:
     return os.path.join(data, "Trash")
 
 
-def _mount_point(path: str) -> str:
-    path = os.path.realpath(path)
-    while not os.path.ismount(path):
-        path = os.path.dirname(path)
-    return path
-
-
 def _trash_for(path: str) -> str:
     """The home trash, or the top directory's ``.Trash-<uid>`` on another filesystem."""
     trash_dir = home_trash()
@@ -196,7 +188,7 @@ def _trash_for(path: str) -> str:
         raise _explain(error, path) from error
     if same:
         return trash_dir
-    return os.path.join(_mount_point(os.path.dirname(path)), f".Trash-{os.getuid()}")
+    return os.path.join(space.mount_point(os.path.dirname(path)), f".Trash-{os.getuid()}")
 
 
 def _all_trashes() -> list[str]:
@@ -418,35 +410,6 @@ def save_text(path: str, content: str, expected_sha256: str = "") -> dict[str, A
 # ---------------------------------------------------------------- disk usage
 
 
-def _quota(path: str) -> tuple[int, int] | None:
-    """(used, limit) in bytes if the ``quota`` command reports a block limit for the
-    filesystem of ``path``; None where there is no quota command or no limit."""
-    command = shutil.which("quota")
-    if command is None:
-        return None
-    try:
-        shown = subprocess.run(
-            [command, "--no-wrap", "--show-mntpoint", "--hide-device", "-w", "-p"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    mount = _mount_point(path)
-    for line in shown.splitlines():
-        fields = line.split()
-        if len(fields) >= 4 and fields[0] == mount:
-            try:
-                used = int(fields[1].rstrip("*"))
-                limit = int(fields[3]) or int(fields[2])  # the hard limit, else the soft
-            except ValueError:
-                return None
-            return (used * 1024, limit * 1024) if limit else None
-    return None
-
-
 def usage(path: str, seconds: float = USAGE_SECONDS) -> dict[str, Any]:
     """How much ``path`` holds (walked for at most ``seconds``; ``complete`` says
     whether the walk finished), the filesystem's size and free space, and the quota
@@ -476,7 +439,7 @@ def usage(path: str, seconds: float = USAGE_SECONDS) -> dict[str, Any]:
         fs = os.statvfs(path)
     except OSError as error:
         raise _explain(error, path) from error
-    quota = _quota(path)
+    limits = space.quota(path)
     return {
         "path": path,
         "used": used,
@@ -484,6 +447,6 @@ def usage(path: str, seconds: float = USAGE_SECONDS) -> dict[str, Any]:
         "complete": complete,
         "disk_size": fs.f_blocks * fs.f_frsize,
         "disk_free": fs.f_bavail * fs.f_frsize,
-        "quota_used": quota[0] if quota else None,
-        "quota_limit": quota[1] if quota else None,
+        "quota_used": limits[0] if limits else None,
+        "quota_limit": limits[1] if limits else None,
     }

@@ -31,9 +31,7 @@ import contextlib
 import fcntl
 import os
 import re
-import shutil
 import stat
-import subprocess
 import threading
 import time
 import unicodedata
@@ -43,6 +41,7 @@ from typing import Any
 
 from managers.agent import background
 from managers.errors import OperationError
+from managers.files import space
 from managers.files.operations import _explain, stat_path
 from managers.words import size_words
 
@@ -148,50 +147,6 @@ def _folder_of(path: str, name: str, create: bool) -> Iterator[tuple[int, str]]:
         os.close(dirfd)
 
 
-def _room(path: str) -> int | None:
-    """Bytes this person may still write under ``path``: free space, and quota if any."""
-    try:
-        info = os.statvfs(path)
-    except OSError:
-        return None
-    room = info.f_bavail * info.f_frsize
-    quota_room = _quota_room(path)
-    return room if quota_room is None else min(room, quota_room)
-
-
-def _quota_room(path: str) -> int | None:
-    """What ``quota`` says is left on the file system holding ``path`` (hard limit
-    minus use), or None where there is no quota command or no limit."""
-    command = shutil.which("quota")
-    if command is None:
-        return None
-    mount = os.path.realpath(path)
-    device = os.stat(mount).st_dev
-    while mount != "/" and os.stat(os.path.dirname(mount)).st_dev == device:
-        mount = os.path.dirname(mount)
-    try:
-        output = subprocess.run(
-            [command, "-w", "-p", "-f", mount],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    # Filesystem  blocks  quota  limit  grace  files  quota  limit  grace  (1 KiB blocks)
-    for line in output.splitlines():
-        fields = line.split()
-        if len(fields) >= 4 and fields[0].startswith("/"):
-            try:
-                used, limit = int(fields[1].rstrip("*")), int(fields[3])
-            except ValueError:
-                continue
-            if limit > 0:
-                return max(0, limit - used) * 1024
-    return None
-
-
 def upload_start(
     path: str, name: str, length: int, token: str, conflict: str, abandoned_days: int = 7
 ) -> dict[str, Any]:
@@ -202,7 +157,7 @@ def upload_start(
     part = _part_name(token)
     with _folder_of(path, name, create=True) as (dirfd, final):
         _sweep(dirfd, abandoned_days)
-        room = _room(f"/proc/self/fd/{dirfd}")
+        room = space.room(f"/proc/self/fd/{dirfd}")
         if room is not None and length > room:
             raise OperationError(
                 f"There is not enough room for this file: it needs {size_words(length)} and "
