@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from app.logs import configure_logging
 from app.settings import DEFAULT_CONFIG_FILE, load_settings
 
 
@@ -123,6 +124,9 @@ def _agent_launch(args: argparse.Namespace) -> int:
                 )
                 return 2
     settings = load_settings()
+    # A crash of the launcher's child before its exec goes into the agent's log, in
+    # the same lines as the agent's own (which managers/agent/boot.py configures).
+    configure_logging(settings.log_level, settings.log_json)
     agents = settings.agents
     try:
         launch(
@@ -148,6 +152,7 @@ def _agent_gateway(args: argparse.Namespace) -> int:
     from managers.agent.tls import server_context
 
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
     try:
         host, port = parse_listen(args.listen)
         context = server_context(args.cert, args.key, args.ca)

@@ -11,6 +11,10 @@ import httpx
 
 FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
 
+# What every log line of the portal, the agent gateway and each agent says
+# (managers/logs.py configures all three).
+LOG_KEYS = frozenset({"timestamp", "level", "event", "logger"})
+
 
 def submit_login_form(client: httpx.Client, page: httpx.Response, username: str) -> str:
     """Fill the provider's sign-in page; return the callback URL it sends the browser to."""

@@ -32,7 +32,6 @@ import os
 import re
 import signal
 import ssl
-import sys
 import time
 from typing import Any
 
@@ -40,16 +39,15 @@ from managers.agent import protocol
 from managers.agent.client import AgentClient, AgentUnavailable
 from managers.agent.operations import REMOTE_OPERATIONS
 from managers.errors import OperationError
+from managers.logs import get_logger
 
-__all__ = ["CHUNK_SIZE", "AgentGateway", "log", "parse_listen", "read_frame", "write_frame"]
+__all__ = ["CHUNK_SIZE", "AgentGateway", "parse_listen", "read_frame", "write_frame"]
 
 CHUNK_SIZE = 256 * 1024
 
-
-def log(event: str, **fields: Any) -> None:
-    """One JSON line on stderr (the service manager's journal), as agents log."""
-    record = {"event": event, "at": time.time(), "gateway_pid": os.getpid(), **fields}
-    print(json.dumps(record, default=str), file=sys.stderr, flush=True)
+# Lines on stderr (the service manager's journal), configured by ``onestop
+# agent-gateway`` through managers/logs.py like the portal's and the agents'.
+log = get_logger("onestop.gateway")
 
 
 async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any]:
@@ -113,6 +111,7 @@ class AgentGateway:
         self.idle_seconds = idle_seconds
         self.handshake_seconds = handshake_seconds
         self.chunk_size = chunk_size
+        self.log = log.bind(gateway_pid=os.getpid())
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         """Listen on ``host:port`` (port 0 picks a free one); the caller closes it."""
@@ -127,25 +126,31 @@ class AgentGateway:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         bound = [sock.getsockname()[:2] for sock in server.sockets]
-        log("gateway.listening", addresses=[f"{h}:{p}" for h, p in bound], port=bound[0][1])
+        self.log.info(
+            "gateway.listening", addresses=[f"{h}:{p}" for h, p in bound], port=bound[0][1]
+        )
         try:
             await stop.wait()
         finally:
             server.close()
             await server.wait_closed()
             self.agents.close()
-            log("gateway.stopped")
+            self.log.info("gateway.stopped")
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = _address(writer.get_extra_info("peername"))
         try:
             await writer.start_tls(self.context, ssl_handshake_timeout=self.handshake_seconds)
         except (OSError, ValueError) as error:  # ssl.SSLError, resets and timeouts
-            log("audit", action="gateway.connect", outcome="refused", peer=peer, reason=_why(error))
+            self.log.warning(
+                "audit", action="gateway.connect", outcome="refused", peer=peer, reason=_why(error)
+            )
             writer.transport.abort()
             return
         client = _common_name(writer.get_extra_info("peercert"))
-        log("audit", action="gateway.connect", outcome="accepted", peer=peer, client=client)
+        self.log.info(
+            "audit", action="gateway.connect", outcome="accepted", peer=peer, client=client
+        )
         served = 0
         try:
             while True:
@@ -158,7 +163,7 @@ class AgentGateway:
         except OSError:  # the peer went away while we were answering
             pass
         finally:
-            log("gateway.disconnect", peer=peer, client=client, requests=served)
+            self.log.info("gateway.disconnect", peer=peer, client=client, requests=served)
             writer.close()
             with contextlib.suppress(OSError):
                 await asyncio.wait_for(writer.wait_closed(), self.handshake_seconds)
@@ -209,7 +214,7 @@ class AgentGateway:
         finally:
             for fd in fds:
                 os.close(fd)
-            log(
+            self.log.info(
                 "gateway.call",
                 client=client,
                 user=user,

@@ -227,7 +227,7 @@ def _become_agent(
         ]
         os.execve(sys.executable, argv, clean_environment(entry))  # noqa: S606 - argv, no shell
     except BaseException as error:
-        log("agent.crashed", error=repr(error))
+        log.error("agent.crashed", agent_uid=os.getuid(), error=repr(error))
     os._exit(1)
 
 

@@ -9,11 +9,9 @@ The agent exits by itself after ``idle_seconds`` without a request.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import struct
-import sys
 import threading
 import time
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 from managers.agent import background, protocol
 from managers.agent.operations import OPERATIONS
 from managers.errors import OperationError
+from managers.logs import get_logger
 
 _CRED = struct.Struct("3i")
 CLOSING: dict[str, Any] = {"ok": False, "kind": "closing", "message": "The agent is exiting."}
@@ -33,10 +32,9 @@ def peer_uid(conn: socket.socket) -> int:
     return int(uid)
 
 
-def log(event: str, **fields: Any) -> None:
-    """One JSON line on stderr, which the launcher pointed at the agent's log file."""
-    record = {"event": event, "at": time.time(), "agent_uid": os.getuid(), **fields}
-    print(json.dumps(record, default=str), file=sys.stderr, flush=True)
+# Lines go to stderr, which the launcher pointed at the agent's log file; boot
+# configured them (managers/logs.py) before anything was logged.
+log = get_logger("onestop.agent")
 
 
 class AgentServer:
@@ -52,10 +50,11 @@ class AgentServer:
         self.busy = 0
         self.closing = False
         self.lock = threading.Lock()
+        self.log = log.bind(agent_uid=os.getuid())  # built after root was dropped
 
     def serve_forever(self) -> None:
         self.listener.settimeout(1.0)
-        log("agent.started", pid=os.getpid())
+        self.log.info("agent.started", pid=os.getpid())
         while True:
             try:
                 conn, _ = self.listener.accept()
@@ -66,13 +65,13 @@ class AgentServer:
                         self.busy == 0 and not background.busy() and idle > self.idle_seconds
                     )
                 if self.closing:
-                    log("agent.idle_exit", idle_seconds=round(idle, 1))
+                    self.log.info("agent.idle_exit", idle_seconds=round(idle, 1))
                     time.sleep(0.2)  # let handlers tell late requests we are closing
                     return
                 continue
             uid = peer_uid(conn)
             if uid != self.allowed_uid:
-                log("audit", action="agent.connect", outcome="refused", peer_uid=uid)
+                self.log.warning("audit", action="agent.connect", outcome="refused", peer_uid=uid)
                 conn.close()
                 continue
             threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
@@ -128,7 +127,7 @@ class AgentServer:
         except TypeError as error:
             return {"ok": False, "kind": "invalid", "message": f"Bad arguments: {error}"}, []
         except Exception as error:  # a bug or MemoryError: answer, and keep serving
-            log("agent.operation_failed", op=name, error=repr(error))
+            self.log.error("agent.operation_failed", op=name, error=repr(error))
             return {"ok": False, "kind": "internal", "message": "Something went wrong."}, []
         finally:
             if operation.heavy:

@@ -26,6 +26,7 @@ from managers.agent.remote import RemoteAgentClient
 from managers.agent.tls import DevCertificates, client_context, make_dev_certificates
 from managers.errors import OperationError
 from tests.agents.conftest import wait_for
+from tests.helpers import LOG_KEYS
 
 ONESTOP = str(Path(sys.executable).with_name("onestop"))
 CLIENT = "portal-node-1"
@@ -139,6 +140,28 @@ async def test_a_verb_runs_on_the_other_node_as_the_person(
     wait_for(lambda: len(gateway.calls()) == 4)  # logged just after the reply is sent
     calls = gateway.calls()
     assert {(c["user"], c["op"], c["outcome"]) for c in calls} == {("alice", "files.stat", "ok")}
+
+
+def json_lines(log: Path) -> list[dict[str, Any]]:
+    """Every complete line of ``log``, each of which must be one JSON object."""
+    lines = log.read_text().split("\n")[:-1]
+    assert lines, f"{log} is empty"
+    return [json.loads(line) for line in lines]
+
+
+async def test_the_gateways_and_the_agents_logs_are_the_portals_json_lines(
+    remote: RemoteAgentClient, gateway: Gateway, runtime: Path
+) -> None:
+    """The keys the portal's lines have too (tests/app/test_signin_http.py checks those)."""
+    await remote.call("alice", "files.stat", {"path": ALICE.pw_dir})
+    wait_for(lambda: gateway.calls())  # logged just after the reply is sent
+    loggers = {}
+    for log in (gateway.log, runtime.parent / "logs" / "alice.log"):
+        for record in json_lines(log):
+            assert LOG_KEYS <= record.keys(), f"{log}: {record}"
+            loggers[record["event"]] = record["logger"]
+    assert loggers["gateway.listening"] == loggers["gateway.call"] == "onestop.gateway"
+    assert loggers["agent.started"] == "onestop.agent"
 
 
 async def test_a_written_file_comes_back_through_a_descriptor(remote: RemoteAgentClient) -> None:

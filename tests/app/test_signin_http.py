@@ -14,7 +14,7 @@ from app.auth.guard import is_public
 from app.main import create_app
 from app.settings import load_settings
 from tests.conftest import Portal
-from tests.helpers import callback_url, new_client, sign_in
+from tests.helpers import LOG_KEYS, callback_url, new_client, sign_in
 
 
 def session_rows(portal: Portal, query: str) -> list[tuple]:
@@ -353,6 +353,7 @@ def test_requests_are_logged_with_the_persons_name(portal: Portal) -> None:
         sign_in(client, portal.url, "carol")
         client.get(portal.url + "/?from=log-test")
     lines = [json.loads(line) for line in portal.log_text().splitlines() if line.startswith("{")]
+    assert all(LOG_KEYS <= line.keys() for line in lines), "the agents' and gateway's keys too"
     requests = [line for line in lines if line.get("event") == "request"]
     assert any(
         line["user"] == "carol" and line["path"] == "/" and line["status"] == 200
