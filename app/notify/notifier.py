@@ -39,19 +39,17 @@ from managers.scheduler import (
     SchedulerAdapter,
     SchedulerError,
 )
-from managers.scheduler.models import ACTIVE_JOB_STATES
 
 Publish = Callable[[str | None, dict[str, Any]], Awaitable[None]]
 
-# States after which a job may still run again (requeued) or that say nothing yet.
-_NOT_OVER = ACTIVE_JOB_STATES | {JobState.REQUEUED, JobState.UNKNOWN}
 # Unsent e-mail requests older than this are not looked at again at start-up.
 RESUME_WINDOW = timedelta(days=7)
 
 
 def over(job: Job) -> bool:
-    """Whether the job has reached a final state."""
-    return job.state not in _NOT_OVER
+    """Whether the job has reached a final state (not one it may still leave, such as
+    requeued, nor "unknown", which says nothing yet)."""
+    return job.state.is_final
 
 
 def base_id(job_id: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from managers.scheduler.models import ACTIVE_JOB_STATES, Job
+from managers.scheduler.models import Job
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ArrayRow:
     @property
     def active(self) -> bool:
         """Whether any task still waits or runs (so cancelling the array means something)."""
-        return any(task.state in ACTIVE_JOB_STATES for task in self.tasks)
+        return any(task.state.is_active for task in self.tasks)
 
 
 def _newest_first(job: Job) -> tuple[int, str]:

@@ -17,6 +17,17 @@ NODE_WORDS = {
     NodeState.DOWN: "down",
     NodeState.RESERVED: "reserved",
     NodeState.FUTURE: "not yet in service",
+    NodeState.FAILING: "failing, takes no new jobs",
+    NodeState.INVALID: "set up wrongly, out of service",
+    NodeState.NOT_RESPONDING: "not answering",
+    NodeState.MAINTENANCE: "booked for maintenance",
+    NodeState.REBOOT_PENDING: "will restart when its jobs end",
+    NodeState.REBOOTING: "restarting",
+    NodeState.POWERED_DOWN: "switched off until a job needs it",
+    NodeState.POWERING_UP: "starting up",
+    NodeState.POWERING_DOWN: "switching off",
+    NodeState.PLANNED: "kept free for a waiting job",
+    NodeState.BLOCKED: "kept for another job",
     NodeState.UNKNOWN: "unknown",
 }
 
@@ -43,6 +54,16 @@ JOB_WORDS = {
     JobState.BOOT_FAIL: "node failed to start",
     JobState.DEADLINE: "missed its deadline",
     JobState.REQUEUED: "put back in the queue",
+    JobState.CONFIGURING: "starting",
+    JobState.RESIZING: "changing size",
+    JobState.REQUEUE_HOLD: "put back in the queue, on hold",
+    JobState.REQUEUE_FED: "put back in the queue by another cluster",
+    JobState.SPECIAL_EXIT: "on hold after a special exit code",
+    JobState.STOPPED: "stopped for now",
+    JobState.SIGNALING: "being sent a signal",
+    JobState.STAGE_OUT: "copying its results out",
+    JobState.REVOKED: "runs on another cluster",
+    JobState.RESV_DEL_HOLD: "on hold: its reservation was removed",
     JobState.UNKNOWN: "unknown",
 }
 
@@ -120,7 +141,8 @@ def clock_words(job: Job, now: datetime | None = None) -> str:
     if job.state is JobState.PENDING:
         waited = since(job.submitted_at)
         return f"waiting {seconds_words(waited)}" if waited is not None else "waiting"
-    if job.state in (JobState.RUNNING, JobState.COMPLETING, JobState.SUSPENDED):
+    # Holding its nodes: running, starting, finishing, or paused in place.
+    if job.state is JobState.SUSPENDED or (job.state.is_active and not job.state.is_waiting):
         ran = since(job.started_at)
         if ran is None:
             return "running"

@@ -8,9 +8,9 @@ from pydantic import BaseModel
 
 from managers.scheduler.states import JobState, NodeState, PartitionState
 
-ACTIVE_JOB_STATES = frozenset(
-    {JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING}
-)
+# JobState.is_active decides; this set of them is kept only until the last importer
+# (wrappers/jobs/fragments.py, being moved) asks the state itself.
+ACTIVE_JOB_STATES = frozenset(state for state in JobState if state.is_active)
 
 
 class Node(BaseModel):
@@ -71,7 +71,7 @@ class ClusterSnapshot(BaseModel):
 
     def active_jobs_of(self, user: str) -> list[Job]:
         """Waiting or running; finished jobs linger in squeue for a few minutes."""
-        return [job for job in self.jobs_of(user) if job.state in ACTIVE_JOB_STATES]
+        return [job for job in self.jobs_of(user) if job.state.is_active]
 
 
 class JobUsage(BaseModel):

@@ -28,6 +28,15 @@ def test_every_state_has_words() -> None:
     assert set(NODE_WORDS) == set(NodeState)
 
 
+@pytest.mark.parametrize("state", [*JobState, *NodeState])
+def test_each_state_has_plain_words_of_its_own(state: JobState | NodeState) -> None:
+    """Words a first-year student reads: no Slurm code (capitals, underscores), and
+    "unknown" only where the portal really does not know."""
+    words = JOB_WORDS[state] if isinstance(state, JobState) else NODE_WORDS[state]
+    assert words.strip() and words == words.lower() and "_" not in words
+    assert (words == "unknown") == (state.name == "UNKNOWN")
+
+
 @pytest.mark.parametrize(
     ("minutes", "words"),
     [

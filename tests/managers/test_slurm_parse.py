@@ -80,6 +80,175 @@ def test_job_state_table_falls_back_to_unknown(words: list[str], state: JobState
     assert job_state(words) is state
 
 
+# Every word Slurm 22.05 to 26.05 prints for a job (job_state_string and the flags of
+# job_state_string_complete / --json lists, src/common/slurm_protocol_defs.c).
+SLURM_JOB_BASES = [
+    "PENDING",
+    "RUNNING",
+    "SUSPENDED",
+    "COMPLETED",
+    "CANCELLED",
+    "FAILED",
+    "TIMEOUT",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "OUT_OF_MEMORY",
+]
+SLURM_JOB_FLAGS = [
+    "COMPLETING",
+    "STAGE_OUT",
+    "CONFIGURING",
+    "RESIZING",
+    "REQUEUED",
+    "REQUEUE_FED",
+    "REQUEUE_HOLD",
+    "SPECIAL_EXIT",
+    "STOPPED",
+    "REVOKED",
+    "RESV_DEL_HOLD",
+    "SIGNALING",
+]
+# Flags only ever printed beside a base state, in --json lists.
+SLURM_JOB_QUIET_FLAGS = ["LAUNCH_FAILED", "UPDATE_DB", "POWER_UP_NODE", "RECONFIG_FAIL"]
+
+
+@pytest.mark.parametrize("word", SLURM_JOB_BASES + SLURM_JOB_FLAGS)
+def test_every_job_state_slurm_prints_alone_is_known(word: str) -> None:
+    """22.05 prints one word, a flag when one is set: each has a state of its own."""
+    state = job_state([word])
+    assert state is not JobState.UNKNOWN and state.name == word
+
+
+@pytest.mark.parametrize(
+    ("words", "state"),
+    [
+        # 23.02+ lists: a flag that changes what the owner can expect wins...
+        (["CANCELLED", "COMPLETING"], JobState.COMPLETING),
+        (["COMPLETED", "STAGE_OUT"], JobState.STAGE_OUT),
+        (["PENDING", "REQUEUE_HOLD"], JobState.REQUEUE_HOLD),
+        (["PENDING", "REQUEUED"], JobState.REQUEUED),
+        (["RUNNING", "STOPPED"], JobState.STOPPED),
+        (["PENDING", "RESV_DEL_HOLD"], JobState.RESV_DEL_HOLD),
+        # ...one that only adds detail to a running job does not...
+        (["RUNNING", "SIGNALING"], JobState.RUNNING),
+        (["RUNNING", "RESIZING"], JobState.RUNNING),
+        (["PENDING", "CONFIGURING", "POWER_UP_NODE"], JobState.PENDING),
+        # ...and the quiet ones never decide.
+        (["FAILED", "LAUNCH_FAILED"], JobState.FAILED),
+        (["COMPLETED", "UPDATE_DB"], JobState.COMPLETED),
+        (["RUNNING", "A_FLAG_FROM_THE_FUTURE"], JobState.RUNNING),
+        (["UPDATE_DB"], JobState.UNKNOWN),
+    ],
+)
+def test_job_state_lists_of_newer_slurm(words: list[str], state: JobState) -> None:
+    assert job_state(words) is state
+
+
+@pytest.mark.parametrize("quiet", SLURM_JOB_QUIET_FLAGS)
+def test_quiet_job_flags_are_not_logged_as_new(
+    quiet: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="onestop.scheduler.states"):
+        assert job_state(["RUNNING", quiet]) is JobState.RUNNING
+    assert not caplog.records
+
+
+def test_a_new_job_state_is_logged_and_unknown(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="onestop.scheduler.states"):
+        assert job_state(["BRAND_NEW_STATE"]) is JobState.UNKNOWN
+    assert "BRAND_NEW_STATE" in caplog.text
+
+
+def test_waiting_active_and_final_split_the_job_states() -> None:
+    """Every state is in exactly one of: waiting, running (active, not waiting), final;
+    UNKNOWN alone is in none, so nothing is taken as over (or as running) on a guess."""
+    for state in JobState:
+        if state is JobState.UNKNOWN:
+            assert not (state.is_waiting or state.is_active or state.is_final)
+            continue
+        assert state.is_active != state.is_final, state
+        assert not state.is_waiting or state.is_active, state
+    waiting = {state for state in JobState if state.is_waiting}
+    assert {JobState.PENDING, JobState.REQUEUED, JobState.SUSPENDED} <= waiting
+    assert JobState.REQUEUE_HOLD in waiting and JobState.RUNNING not in waiting
+    active = {state for state in JobState if state.is_active and not state.is_waiting}
+    assert {JobState.RUNNING, JobState.CONFIGURING, JobState.COMPLETING} <= active
+    assert JobState.STAGE_OUT in active  # its results are still being copied out
+    assert JobState.PREEMPTED.is_final and JobState.REVOKED.is_final
+
+
+# Every node base state and flag Slurm 22.05 to 26.05 prints (node_states and
+# node_state_flags in src/common/slurm_protocol_defs.c, sinfo(1)).
+SLURM_NODE_BASES = ["IDLE", "MIXED", "ALLOCATED", "DOWN", "ERROR", "FUTURE"]
+SLURM_NODE_FLAGS = [
+    "BLOCKED",
+    "CLOUD",
+    "COMPLETING",
+    "DRAIN",
+    "DYNAMIC_FUTURE",
+    "DYNAMIC_NORM",
+    "EXTERNAL",
+    "FAIL",
+    "INVALID_REG",
+    "MAINTENANCE",
+    "NOT_RESPONDING",
+    "PERFCTRS",
+    "PLANNED",
+    "POWER_DOWN",
+    "POWER_DRAIN",
+    "POWER_UP",
+    "POWERED_DOWN",
+    "POWERING_DOWN",
+    "POWERING_UP",
+    "REBOOT_ISSUED",
+    "REBOOT_REQUESTED",
+    "RESERVED",
+    "RESUME",
+]
+
+
+@pytest.mark.parametrize("base", SLURM_NODE_BASES)
+@pytest.mark.parametrize("flag", ["", *SLURM_NODE_FLAGS])
+def test_every_node_state_and_flag_is_known(
+    base: str, flag: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="onestop.scheduler.states"):
+        state = node_state([base, flag] if flag else [base])
+    assert state is not NodeState.UNKNOWN
+    assert not caplog.records, caplog.text
+
+
+@pytest.mark.parametrize(
+    ("words", "state"),
+    [
+        (["IDLE", "CLOUD", "POWERED_DOWN"], NodeState.POWERED_DOWN),
+        (["MIXED", "CLOUD", "NOT_RESPONDING", "POWERING_UP"], NodeState.POWERING_UP),
+        (["IDLE", "POWER_DOWN"], NodeState.POWERING_DOWN),
+        (["IDLE", "POWERING_DOWN"], NodeState.POWERING_DOWN),
+        (["ALLOCATED", "REBOOT_REQUESTED"], NodeState.REBOOT_PENDING),
+        (["DOWN", "REBOOT_ISSUED"], NodeState.DOWN),
+        (["IDLE", "REBOOT_ISSUED", "NOT_RESPONDING"], NodeState.REBOOTING),
+        (["IDLE", "MAINTENANCE"], NodeState.MAINTENANCE),
+        (["IDLE", "NOT_RESPONDING"], NodeState.NOT_RESPONDING),
+        (["IDLE", "INVALID_REG"], NodeState.INVALID),
+        (["ALLOCATED", "FAIL"], NodeState.FAILING),
+        (["IDLE", "FAIL"], NodeState.FAILING),
+        (["IDLE", "PLANNED"], NodeState.PLANNED),
+        (["MIXED", "PLANNED"], NodeState.MIXED),
+        (["IDLE", "BLOCKED"], NodeState.BLOCKED),
+        (["FUTURE", "DYNAMIC_FUTURE"], NodeState.FUTURE),
+        (["IDLE", "DYNAMIC_NORM"], NodeState.IDLE),
+        (["ALLOCATED", "CLOUD"], NodeState.ALLOCATED),
+        (["ERROR"], NodeState.DOWN),
+        (["idle", "POWERED_DOWN"], NodeState.POWERED_DOWN),  # 22.05: lower-case base
+    ],
+)
+def test_node_flags_say_what_a_person_can_expect(words: list[str], state: NodeState) -> None:
+    assert node_state(words) is state
+
+
 def test_newer_slurm_shapes() -> None:
     squeue = {
         "jobs": [

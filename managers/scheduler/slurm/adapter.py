@@ -17,7 +17,7 @@ from typing import Any
 
 from managers.scheduler.base import SchedulerAdapter
 from managers.scheduler.errors import SchedulerError
-from managers.scheduler.models import ACTIVE_JOB_STATES, ClusterSnapshot, Job, JobUsage
+from managers.scheduler.models import ClusterSnapshot, Job, JobUsage
 from managers.scheduler.slurm import parse, parse_history
 from managers.scheduler.slurm.commands import run
 from managers.scheduler.states import JobState
@@ -127,7 +127,7 @@ class SlurmAdapter(SchedulerAdapter):
                     queued = job
         except SchedulerError:
             pass  # squeue refuses ids it no longer knows
-        if queued is not None and queued.state in ACTIVE_JOB_STATES:
+        if queued is not None and queued.state.is_active:
             return queued  # still in the queue: the queue knows best
         for line in (await self._accounting(job_id)).splitlines():
             remembered = parse.accounting_job(line)
@@ -135,7 +135,7 @@ class SlurmAdapter(SchedulerAdapter):
                 # finished: accounting knows the exit code and who
                 # (only once complete: slurmdbd fills a record in a few steps)
                 if (
-                    remembered.state not in ACTIVE_JOB_STATES
+                    remembered.state.is_final
                     and remembered.ended_at is not None
                     and remembered.workdir
                 ):
