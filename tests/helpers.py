@@ -1,10 +1,18 @@
-"""Sign-in through the real identity provider's form, without a browser."""
+"""What many tests share: sign-in through the real identity provider's form (without
+a browser), the job form, waiting for a condition, and what an agent is watching."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import re
 import subprocess
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from html import unescape
+from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urljoin
 
 import httpx
@@ -47,6 +55,60 @@ def sign_in(
 
 def new_client() -> httpx.Client:
     return httpx.Client(follow_redirects=False, timeout=20)
+
+
+@contextlib.contextmanager
+def signed_in(portal_url: str, who: str) -> Iterator[httpx.Client]:
+    """A client signed in as ``who`` through the provider's form, closed afterwards."""
+    with new_client() as client:
+        assert sign_in(client, portal_url, who).status_code == 303
+        yield client
+
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], seconds: float = 60, every: float = 0.2) -> T:
+    """Call ``check`` every ``every`` seconds until it returns something true, and
+    return that; an AssertionError with its last answer after ``seconds``.
+    ``check`` may raise to give up at once (a process that died, say)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {result!r} after {seconds:g} s: {check}")
+        time.sleep(every)
+
+
+async def wait_until_async(
+    check: Callable[[], Awaitable[T]], seconds: float = 60, every: float = 0.2
+) -> T:
+    """``wait_until`` for a coroutine ``check``, sleeping without blocking the loop."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {result!r} after {seconds:g} s: {check}")
+        await asyncio.sleep(every)
+
+
+def inotify_watches(folder: Path, pids: Iterable[int] | None = None) -> int:
+    """How many inotify watches processes (``pids``, or all) hold on ``folder``: the
+    sign that an agent's ``files.watch`` is set up, so a change made now is seen."""
+    info = folder.stat()
+    wanted = f"ino:{info.st_ino:x} sdev:{os.major(info.st_dev) << 20 | os.minor(info.st_dev):x} "
+    found = 0
+    for pid in pids if pids is not None else (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify":
+                        found += Path(f"/proc/{pid}/fdinfo/{fd}").read_text().count(wanted)
+    return found
 
 
 def submit_as(user: str, *options: str) -> str:

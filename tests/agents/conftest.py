@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,14 +49,6 @@ def agents(runtime: Path) -> Iterator[AgentClient]:
     client = AgentClient(str(runtime))
     yield client
     client.close()
-
-
-def wait_for(condition: object, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def run(coroutine: object) -> object:

@@ -14,7 +14,8 @@ import pytest
 
 from managers.agent.client import AgentClient
 from managers.errors import OperationError
-from tests.agents.conftest import agent_pids, wait_for
+from tests.agents.conftest import agent_pids
+from tests.helpers import wait_until
 
 ALICE_HOME = Path(pwd.getpwnam("alice").pw_dir) if os.path.isdir("/home/alice") else Path("/")
 
@@ -118,7 +119,7 @@ async def test_a_killed_agent_is_replaced_on_the_next_call(
     await agents.call("alice", "files.stat", {"path": str(ALICE_HOME)})
     (first,) = agent_pids("alice", runtime)
     os.kill(first, 9)
-    wait_for(lambda: not agent_pids("alice", runtime))
+    wait_until(lambda: not agent_pids("alice", runtime), 10, 0.05)
     result, _ = await agents.call("alice", "files.stat", {"path": str(ALICE_HOME)})
     assert result["kind"] == "folder"
     (second,) = agent_pids("alice", runtime)
@@ -132,7 +133,7 @@ async def test_an_idle_agent_exits_and_comes_back(
     client = AgentClient(str(runtime))
     try:
         await client.call("carol", "files.stat", {"path": "/home/carol"})
-        await asyncio.to_thread(wait_for, lambda: not agent_pids("carol", runtime), 15)
+        await asyncio.to_thread(wait_until, lambda: not agent_pids("carol", runtime), 15, 0.05)
         result, _ = await client.call("carol", "files.stat", {"path": "/home/carol"})
         assert result["kind"] == "folder"
     finally:
@@ -251,7 +252,7 @@ def test_root_never_runs_code_from_the_callers_folder(
         [onestop, "agent-launch", "carol"], capture_output=True, text=True, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
-    wait_for(lambda: bool(agent_pids("carol", runtime)))
+    wait_until(lambda: bool(agent_pids("carol", runtime)), 10, 0.05)
     assert not marker.exists()
 
 
@@ -278,7 +279,7 @@ def test_the_agent_keeps_nothing_of_its_launcher_open(runtime: Path) -> None:
         )
         os.close(write_end)
         assert process.wait(30) == 0
-        wait_for(lambda: bool(agent_pids("carol", runtime)))
+        wait_until(lambda: bool(agent_pids("carol", runtime)), 10, 0.05)
         ready, _, _ = __import__("select").select([read_end], [], [], 5)
         assert ready and os.read(read_end, 1) == b"", "the agent still holds the pipe"
     finally:

@@ -7,6 +7,10 @@ import asyncio
 from pathlib import Path
 
 from managers.agent.client import AgentClient
+from tests.agents.conftest import agent_pids
+from tests.helpers import inotify_watches, wait_until
+
+HOME = Path("/home/alice")
 
 
 def test_quick_calls_pass_while_every_thread_could_be_waiting(runtime: Path) -> None:
@@ -15,11 +19,14 @@ def test_quick_calls_pass_while_every_thread_could_be_waiting(runtime: Path) -> 
     async def scenario() -> None:
         watches = [
             asyncio.create_task(
-                client.call("alice", "files.watch", {"path": "/home/alice", "seconds": 4})
+                client.call("alice", "files.watch", {"path": str(HOME), "seconds": 4})
             )
             for _ in range(4)
         ]
-        await asyncio.sleep(1.0)  # the four waits are under way
+        # The four waits are under way: her agent watches her home four times over.
+        await asyncio.to_thread(
+            wait_until, lambda: inotify_watches(HOME, agent_pids("alice", runtime)) == 4, 10, 0.05
+        )
         for _ in range(3):
             result, _ = await client.call("alice", "files.stat", {"path": "/home/alice"})
             assert result["kind"] == "folder"

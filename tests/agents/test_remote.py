@@ -12,7 +12,6 @@ import os
 import pwd
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +24,7 @@ from managers.agent.client import AgentUnavailable
 from managers.agent.remote import RemoteAgentClient
 from managers.agent.tls import DevCertificates, client_context, make_dev_certificates
 from managers.errors import OperationError
-from tests.agents.conftest import wait_for
-from tests.helpers import LOG_KEYS
+from tests.helpers import LOG_KEYS, wait_until
 
 ONESTOP = str(Path(sys.executable).with_name("onestop"))
 CLIENT = "portal-node-1"
@@ -81,17 +79,16 @@ def gateway(runtime: Path, pki: DevCertificates, tmp_path: Path) -> Iterator[Gat
             stdout=sink,
             stderr=sink,
         )
+    started = Gateway(0, log, process)
+
+    def listening_port() -> int:
+        if process.poll() is not None:
+            raise AssertionError(f"the gateway did not start:\n{log.read_text()}")
+        ports = [r["port"] for r in started.records() if r["event"] == "gateway.listening"]
+        return int(ports[0]) if ports else 0
+
     try:
-        started = Gateway(0, log, process)
-        deadline = time.monotonic() + 30
-        while not started.port:
-            listening = [r for r in started.records() if r["event"] == "gateway.listening"]
-            if listening:
-                started.port = int(listening[0]["port"])
-            elif process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the gateway did not start:\n{log.read_text()}")
-            else:
-                time.sleep(0.05)
+        started.port = wait_until(listening_port, 30, 0.05)
         yield started
     finally:
         process.terminate()
@@ -137,7 +134,7 @@ async def test_a_verb_runs_on_the_other_node_as_the_person(
         await remote.call("alice", "files.stat", {"path": ALICE.pw_dir})
     accepted = [r for r in gateway.records() if r.get("outcome") == "accepted"]
     assert [r["client"] for r in accepted] == [CLIENT], "one connection, reused"
-    wait_for(lambda: len(gateway.calls()) == 4)  # logged just after the reply is sent
+    wait_until(lambda: len(gateway.calls()) == 4, 10, 0.05)  # logged just after the reply is sent
     calls = gateway.calls()
     assert {(c["user"], c["op"], c["outcome"]) for c in calls} == {("alice", "files.stat", "ok")}
 
@@ -154,7 +151,7 @@ async def test_the_gateways_and_the_agents_logs_are_the_portals_json_lines(
 ) -> None:
     """The keys the portal's lines have too (tests/app/test_signin_http.py checks those)."""
     await remote.call("alice", "files.stat", {"path": ALICE.pw_dir})
-    wait_for(lambda: gateway.calls())  # logged just after the reply is sent
+    wait_until(lambda: gateway.calls(), 10, 0.05)  # logged just after the reply is sent
     loggers = {}
     for log in (gateway.log, runtime.parent / "logs" / "alice.log"):
         for record in json_lines(log):
@@ -197,7 +194,7 @@ async def test_a_reader_that_gives_up_early_costs_only_its_connection(
         target.unlink(missing_ok=True)
     accepted = [r for r in gateway.records() if r.get("outcome") == "accepted"]
     assert len(accepted) == 2, "the abandoned stream's connection was not reused"
-    wait_for(lambda: len(gateway.calls()) == 3)
+    wait_until(lambda: len(gateway.calls()) == 3, 10, 0.05)
     # "undelivered" if the gateway was still sending; "ok" if all of it was in buffers
     assert {c["outcome"] for c in gateway.calls()} <= {"ok", "undelivered"}
 
@@ -217,7 +214,7 @@ async def test_the_kernel_still_says_no_to_bob(remote: RemoteAgentClient, gatewa
         assert fds == [] and json.loads(body)["kind"] == "EACCES"
     finally:
         secret.unlink()
-    wait_for(lambda: len(gateway.calls()) == 2)
+    wait_until(lambda: len(gateway.calls()) == 2, 10, 0.05)
     assert {(c["user"], c["outcome"]) for c in gateway.calls()} == {("bob", "EACCES")}
 
 
@@ -243,7 +240,9 @@ async def test_a_client_without_a_valid_certificate_gets_nothing(
     assert refused.value.kind == "remote-refused"
     assert "refused this portal's connection" in refused.value.message
     # The client may hear the alert a moment before the gateway has written its line.
-    wait_for(lambda: any(r.get("action") == "gateway.connect" for r in gateway.records()))
+    wait_until(
+        lambda: any(r.get("action") == "gateway.connect" for r in gateway.records()), 10, 0.05
+    )
     records = gateway.records()
     refusals = [r for r in records if r.get("action") == "gateway.connect"]
     assert [r["outcome"] for r in refusals] == ["refused"] and refusals[0]["reason"]
