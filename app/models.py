@@ -227,3 +227,29 @@ class NotebookSession(SQLModel, table=True):
     started_at: datetime | None = None
     ends_at: datetime | None = None
     ended_at: datetime | None = None
+
+
+class PolicySeeded(SQLModel, table=True):
+    """A default policy rule once added to this site (app/policy/seeding.py).
+
+    A default rule (the core's ``default_policy.csv`` or a tool's ``Tool.policy``) is
+    added at the first start that brings it and recorded here; a recorded rule that
+    is no longer in ``casbin_rule`` was removed by an administrator and is not added
+    again. The rule is the key, not its source, so a rule that moves from the core to
+    a tool stays what it was. ``removed_at`` is when a start first found it gone.
+    """
+
+    __tablename__ = "policy_seeded"
+    __table_args__ = (
+        UniqueConstraint("role", "domain", "object", "action", name="uq_policy_seeded_rule"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(max_length=255)
+    domain: str = Field(max_length=255)
+    object: str = Field(max_length=255)
+    action: str = Field(max_length=255)
+    # "core", or the name of the tool that brought it first.
+    source: str = Field(max_length=64)
+    seeded_at: datetime = Field(default_factory=utcnow)
+    removed_at: datetime | None = None

@@ -46,6 +46,7 @@ ALL_TABLES = {
     "file_shares",
     "public_links",
     "notebook_sessions",
+    "policy_seeded",
 }
 
 
