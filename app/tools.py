@@ -4,7 +4,7 @@ A tool is a ``Tool`` value that a Python package names under the entry point gro
 ``onestop.wrappers``. At start the portal loads every such entry point, checks what
 the tool asks for, and then mounts its pages, adds its templates, its navigation
 link and its dashboard card, registers the verbs it brings, lets its pages follow
-things over ``/ws``, and makes sure its default policy rules exist.
+things over ``/ws``, and gives the site the default policy rules it never had.
 
 What a tool may not do is decided here, before anything is mounted: its policy rules
 may only speak of the object kinds it declares, so installing a tool never widens
@@ -32,6 +32,7 @@ from app.verbs.catalog import CATALOG, Verb, register
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from app.policy import PolicyEnforcer
     from app.realtime.ws import Follower
 
 ENTRY_POINT_GROUP = "onestop.wrappers"
@@ -77,8 +78,9 @@ class Tool:
     uses: Sequence[str] = ()
     # Casbin object kinds this tool owns ("notebook" for notebook:alice/4f2a...).
     kinds: Sequence[str] = ()
-    # Default rules, policy.csv lines ("p, user, *, greeting:{sub}/**, read"), made
-    # present at every start; they may only name the kinds above.
+    # Default rules, policy.csv lines ("p, user, *, greeting:{sub}/**, read"), added
+    # at the first start that brings them and not again once an admin removed one
+    # (app/policy/seeding.py); they may only name the kinds above.
     policy: Sequence[str] = ()
     # Things its pages may follow over /ws (see app/realtime/ws.py).
     followers: Mapping[str, Follower] = field(default_factory=dict)
@@ -164,12 +166,11 @@ def _check_rules(tool: Tool) -> None:
             )
 
 
-async def ensure_rules(policy: Any, tools: Sequence[Tool]) -> None:
-    """Make each tool's default rules present (they cannot reach other kinds)."""
+async def ensure_rules(policy: PolicyEnforcer, tools: Sequence[Tool]) -> None:
+    """Give the site each tool's default rules that it never had (they cannot reach
+    other kinds); a rule an administrator removed stays removed (app/policy/seeding.py)."""
     for tool in tools:
-        for rule in tool.rules():
-            if await policy.keep_rule(rule, True):
-                log.info("tool_rule_added", tool=tool.name, rule=", ".join(rule))
+        await policy.seed_defaults(tool.name, tool.rules())
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,10 @@ Every role assignment row carries a marker in ``v3``: ``derived`` for the rows
 an administrator adds with ``grant``. Each kind is changed only by its own method,
 so a sign-in never removes a granted role and a revoke never removes a derived one.
 
+Default rules (the core's and each tool's) enter through ``seed_defaults`` only,
+which adds a rule new to the site and never one an administrator removed (see
+seeding.py); ``keep_rule`` is for rules a setting switches on and off.
+
 Several portal instances each hold their own copy: one instance's change reaches the
 others at their next ``reload`` (a policy watcher can call it).
 """
@@ -17,14 +21,14 @@ others at their next ``reload`` (a policy watcher can call it).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import casbin
 from casbin_async_sqlalchemy_adapter import Adapter
-from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col
 
 from app.db import check_schema
+from app.logs import get_logger
 from app.models import CasbinRule
 from app.policy.canonical import check_action, check_canonical, check_domain
 from app.policy.defaults import MODEL_PATH, default_rules
@@ -37,13 +41,20 @@ from app.policy.roles import (
     check_subject,
     derived_roles,
 )
+from app.policy.seeding import Rule, seed
+
+CORE = "core"
+"""The source name of the portal's own default rules (``default_policy.csv``)."""
+
+log = get_logger("onestop.policy")
 
 
 class PolicyEnforcer:
     """Decides requests and keeps role assignments, in memory and in the database."""
 
-    def __init__(self, enforcer: casbin.AsyncEnforcer) -> None:
+    def __init__(self, enforcer: casbin.AsyncEnforcer, engine: AsyncEngine) -> None:
         self._enforcer = enforcer
+        self._engine = engine
         # Casbin checks "already present?" before its awaited database write, so two
         # concurrent changes could both pass the check; one change at a time.
         self._lock = asyncio.Lock()
@@ -108,9 +119,38 @@ class PolicyEnforcer:
                 await self._enforcer.add_grouping_policies(added)
         return held != wanted
 
+    async def seed_defaults(self, source: str, rules: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Add those of ``source``'s default ``p`` rules this site never had; the added ones.
+
+        ``source`` is ``core`` or a tool's name; ``rules`` are ``[role, domain, object,
+        action]``. A rule given before and since removed stays out (logged the first
+        time it is found gone). Rules in the database but not yet in memory (another
+        portal seeded them) are taken into memory too. Raises ValueError for a rule
+        that is not four values or a bad ``source``.
+        """
+        batch: list[Rule] = []
+        for rule in rules:
+            if len(rule) != 4:
+                raise ValueError(f"A default rule is role, domain, object, action: {rule!r}")
+            batch.append((rule[0], rule[1], rule[2], rule[3]))
+        async with self._lock:
+            done = await seed(self._engine, source, batch)
+            for rule in done.present:
+                self._enforcer.model.add_policy("p", "p", list(rule))
+        for rule in done.added:
+            log.info("policy_default_added", source=source, rule=", ".join(rule))
+        for rule in done.removed:
+            log.info(
+                "policy_default_stays_removed",
+                source=source,
+                rule=", ".join(rule),
+                reason="given before and removed since; not added again",
+            )
+        return [list(rule) for rule in done.added]
+
     async def keep_rule(self, rule: list[str], wanted: bool) -> bool:
-        """Make one ``p`` rule present or absent (a rule a setting switches on or off);
-        True if that changed anything."""
+        """Make one ``p`` rule present or absent (a rule a setting switches on or off,
+        not a default: the seeding record never sees it); True if that changed anything."""
         async with self._lock:
             if wanted:
                 return bool(await self._enforcer.add_policy(*rule))
@@ -134,12 +174,11 @@ class PolicyEnforcer:
 
 
 async def load_policy(engine: AsyncEngine, url: str) -> PolicyEnforcer:
-    """The enforcer for the database at ``url``, seeded with the defaults if empty.
+    """The enforcer for the database at ``url``, with the core's default rules seeded.
 
-    Raises SchemaBehindError when the database lacks the policy table's migration.
+    Raises SchemaBehindError when the database lacks the policy tables' migrations.
     """
     await check_schema(engine, url)
-    await _seed_if_empty(engine)
     enforcer = casbin.AsyncEnforcer(str(MODEL_PATH), Adapter(engine, db_class=CasbinRule))
     enforcer.add_function("objectMatch", object_match)
     enforcer.add_function("actionMatch", action_match)
@@ -149,16 +188,6 @@ async def load_policy(engine: AsyncEngine, url: str) -> PolicyEnforcer:
     # name: quadratic, about a second for 2,000 people. None takes the direct path.
     enforcer.add_named_matching_func("g", None)
     await enforcer.load_policy()
-    return PolicyEnforcer(enforcer)
-
-
-async def _seed_if_empty(engine: AsyncEngine) -> None:
-    """Write the default rules into an empty table, once even if instances start together."""
-    rules = default_rules()
-    async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text("LOCK TABLE casbin_rule IN EXCLUSIVE MODE"))
-        if (await connection.execute(select(col(CasbinRule.id)).limit(1))).first() is not None:
-            return
-        rows = [{"ptype": "p", **{f"v{i}": v for i, v in enumerate(rule)}} for rule in rules]
-        await connection.execute(insert(CasbinRule), rows)
+    policy = PolicyEnforcer(enforcer, engine)
+    await policy.seed_defaults(CORE, default_rules())
+    return policy
