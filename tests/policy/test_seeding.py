@@ -178,7 +178,6 @@ async def test_a_fresh_database_gets_every_default_rule(fresh: Site) -> None:
     assert await policy.enforce("bob", "*", "greeting:bob", "read") is False, "no role yet"
     await policy.sync_derived_roles("bob", projects=[], is_admin=False)
     assert await policy.enforce("bob", "*", "greeting:bob", "read")
-    assert await policy.enforce("bob", "*", "file:/home/bob/x", "read")
 
     # Starting again changes nothing.
     await fresh.start()
