@@ -139,6 +139,7 @@ def _agent_launch(args: argparse.Namespace) -> int:
             nice=agents.nice,
             memory_limit_mb=agents.memory_limit_mb,
             heavy_limit=agents.heavy_limit,
+            slurm_bin_dir=settings.slurm.bin_dir,
         )
     except LaunchRefused as error:
         print(error.message, file=sys.stderr)

@@ -6,6 +6,10 @@ through a single sudo rule. Like Open OnDemand's nginx_stage it refuses names th
 fail a pattern and accounts below a minimum uid. It binds the agent's socket in a
 root-owned directory (so no user can replace it), lets only the calling service
 account connect, then forks and drops to the user's uid, gid and groups for good.
+
+The agent's environment is rebuilt from nothing, so what it must know of the site's
+settings (its limits, and ``slurm.bin_dir`` for the Slurm commands it runs as the
+person) goes on its command line, read from root's settings by this launcher.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 
 from managers.agent.server import AgentServer, log
 from managers.errors import OperationError
+from managers.scheduler.slurm.commands import DEFAULT_BIN_DIR, check_bin_dir, set_agent_bin_dir
 
 
 class LaunchRefused(OperationError):
@@ -137,8 +142,16 @@ def launch(
     nice: int,
     memory_limit_mb: int,
     heavy_limit: int,
+    slurm_bin_dir: str = DEFAULT_BIN_DIR,
 ) -> int:
-    """Start ``name``'s agent unless one answers already; returns its pid (0 if running)."""
+    """Start ``name``'s agent unless one answers already; returns its pid (0 if running).
+
+    ``slurm_bin_dir`` is where the agent finds sbatch, scancel... (slurm.bin_dir).
+    """
+    try:
+        check_bin_dir(slurm_bin_dir)
+    except ValueError as error:
+        raise LaunchRefused(str(error), "bad-setting") from error
     if os.geteuid() != 0:
         raise LaunchRefused(
             "The agent launcher must run as root (through its sudo rule).", "not-root"
@@ -176,7 +189,15 @@ def launch(
             os.waitpid(pid, 0)  # the first child exits at once; the agent is its child
             return pid
     _become_agent(
-        entry, listener, log_fd, service_uid, idle_seconds, nice, memory_limit_mb, heavy_limit
+        entry,
+        listener,
+        log_fd,
+        service_uid,
+        idle_seconds,
+        nice,
+        memory_limit_mb,
+        heavy_limit,
+        slurm_bin_dir,
     )
     raise AssertionError("unreachable")
 
@@ -190,6 +211,7 @@ def _become_agent(
     nice: int,
     memory_limit_mb: int,
     heavy_limit: int,
+    slurm_bin_dir: str,
 ) -> None:
     """In the forked child: detach, then exec a fresh interpreter with a clean
     environment (still root, so it can read the code wherever it is installed);
@@ -224,6 +246,7 @@ def _become_agent(
             str(nice),
             str(memory_limit_mb),
             str(heavy_limit),
+            slurm_bin_dir,
         ]
         os.execve(sys.executable, argv, clean_environment(entry))  # noqa: S606 - argv, no shell
     except BaseException as error:
@@ -233,7 +256,8 @@ def _become_agent(
 
 def become_user_and_serve(argv: list[str]) -> None:
     """The agent process proper (see ``boot``): limits, drop root, serve."""
-    name, fd, service_uid, idle, nice, memory_limit_mb, heavy_limit = argv
+    name, fd, service_uid, idle, nice, memory_limit_mb, heavy_limit, slurm_bin_dir = argv
+    set_agent_bin_dir(slurm_bin_dir)  # every Slurm command it runs comes from there
     entry = pwd.getpwnam(name)
     listener = socket.socket(fileno=int(fd))
     limit = int(memory_limit_mb) * 1024 * 1024

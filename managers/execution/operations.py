@@ -1,55 +1,53 @@
 """Slurm commands run inside the user's agent, so munge names the user.
 
-Argument lists only, never a shell; the script goes to sbatch on standard input.
+The commands themselves (argument lists, how their answers read) are the portal's
+own, from managers/scheduler/slurm/batch.py, run through the one runner that
+honours ``slurm.bin_dir`` (managers/scheduler/slurm/commands.py); the script goes
+to sbatch on standard input. Here they become the agent's answers in plain words.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from managers.errors import OperationError
 from managers.execution.script import JobRequest, build
-from managers.scheduler.slurm.commands import clean_environment
+from managers.scheduler.errors import SchedulerError
+from managers.scheduler.slurm import batch
+from managers.scheduler.slurm.commands import Command, agent_bin_dir, call_sync
+
+T = TypeVar("T")
 
 TIMEOUT = 30.0
 
 
 def run_slurm(
-    argv: list[str],
-    stdin: str | None = None,
+    command: Command[T],
     limit_seconds: float = TIMEOUT,
     refused: str = "The scheduler refused",
-) -> str:
-    """Run one Slurm command as this user (argument list, clean environment) and
-    return its output; a failure becomes an OperationError in plain words."""
+) -> T:
+    """Run one Slurm command as this user (in the agent's slurm.bin_dir) and read its
+    answer; a failure becomes an OperationError in plain words: ``refused`` and the
+    scheduler's own reason when it said no, "unavailable" when it did not answer."""
     try:
-        done = subprocess.run(
-            argv,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=limit_seconds,
-            env=clean_environment(),
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
+        return call_sync(agent_bin_dir(), command, limit_seconds)
+    except SchedulerError as error:
+        if error.kind == "refused":
+            raise OperationError(
+                f"{refused}: {error.refusal.removeprefix('sbatch: error: ')}"
+            ) from error
+        if error.kind in ("unreadable", "invalid"):
+            raise OperationError(error.message) from error
         raise OperationError("The scheduler is not answering right now.", "unavailable") from error
-    if done.returncode != 0:
-        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-        raise OperationError(f"{refused}: {message.removeprefix('sbatch: error: ')}")
-    return done.stdout
 
 
 def run_as_job_step(argv: list[str], partition: str, name: str) -> None:
     """Heavy work on a compute node instead of the login node: one task, waited for."""
-    command = ["/usr/bin/srun", f"--partition={partition}", "--ntasks=1", f"--job-name={name}"]
     run_slurm(
-        [*command, "--quiet", "--", *argv],
+        batch.job_step(argv, partition, name),
         limit_seconds=3600,
         refused="The work on the cluster failed",
     )
@@ -80,10 +78,7 @@ def submit(script: str, token: str = "", **fields: Any) -> dict[str, Any]:
             "EACCES",
         )
     text = build(JobRequest(script=script, comment=comment, **allowed))
-    output = run_slurm(["/usr/bin/sbatch", "--parsable"], stdin=text)
-    job_id = output.strip().split(";")[0]
-    if not job_id.isdigit():
-        raise OperationError("The scheduler answered in a form the portal cannot read.")
+    job_id = run_slurm(batch.submit(text))
     if token:
         with _SUBMITTED_LOCK:
             _SUBMITTED[token] = job_id
@@ -119,59 +114,38 @@ SUBMIT_FIELDS = frozenset(
 def _job_with_comment(comment: str) -> str:
     """This user's job carrying ``comment`` (queued, running or just finished, which
     squeue keeps for MinJobAge), or ""."""
-    output = run_slurm(["/usr/bin/squeue", "--me", "--states=all", "--json"])
-    try:
-        jobs = json.loads(output).get("jobs", [])
-    except ValueError as error:
-        raise OperationError("The scheduler answered in a form the portal cannot read.") from error
-    for job in jobs:
-        if job.get("comment") == comment:
-            return str(job.get("array_job_id") or job.get("job_id"))
-    return ""
+    return run_slurm(batch.job_with_comment(comment))
 
 
 def cancel(job_id: str) -> dict[str, Any]:
-    if not job_id.replace("_", "").isdigit():
-        raise OperationError(f"{job_id!r} is not a job number.", "invalid")
-    run_slurm(["/usr/bin/scancel", job_id])
+    """Cancel the job; one Slurm has already forgotten is cancelled enough."""
+    _check_job_id(job_id)
+    run_slurm(batch.cancel(job_id))
     return {"job_id": job_id}
 
 
 def hold(job_id: str) -> dict[str, Any]:
     """Keep a waiting job from starting until it is released."""
     _check_job_id(job_id)
-    run_slurm(["/usr/bin/scontrol", "hold", job_id])
+    run_slurm(batch.hold(job_id))
     return {"job_id": job_id}
 
 
 def release(job_id: str) -> dict[str, Any]:
     _check_job_id(job_id)
-    run_slurm(["/usr/bin/scontrol", "release", job_id])
+    run_slurm(batch.release(job_id))
     return {"job_id": job_id}
-
-
-MAX_SCRIPT = 4 * 1024 * 1024  # Slurm's own default limit (max_script_size)
 
 
 def batch_script(job_id: str) -> dict[str, Any]:
     """The job's batch script, while slurmctld still holds the job (queued, running,
-    and MinJobAge after it ended); ``available`` False after that.
-
-    scontrol answers 0 and prints nothing to standard output when it will not give
-    the script (not this user's job, or forgotten), so an empty answer means "no".
-    """
+    and MinJobAge after it ended); ``available`` False after that (see
+    batch.batch_script)."""
     _check_job_id(job_id)
-    try:
-        script = run_slurm(["/usr/bin/scontrol", "write", "batch_script", job_id, "-"])
-    except OperationError as error:
-        if error.kind == "unavailable":
-            raise
-        script = ""
-    if not script.strip() or len(script) > MAX_SCRIPT:
-        return {"job_id": job_id, "available": False, "script": ""}
-    return {"job_id": job_id, "available": True, "script": script}
+    script = run_slurm(batch.batch_script(job_id))
+    return {"job_id": job_id, "available": bool(script), "script": script}
 
 
 def _check_job_id(job_id: str) -> None:
-    if not job_id.replace("_", "").isdigit():
+    if not batch.JOB_ID.fullmatch(job_id):
         raise OperationError(f"{job_id!r} is not a job number.", "invalid")

@@ -20,6 +20,7 @@ from managers.errors import OperationError
 from managers.execution.operations import run_slurm
 from managers.notebooks import job_name
 from managers.notebooks.launch import batch_script
+from managers.scheduler.slurm import batch
 
 SESSION_ID = re.compile(r"^[0-9a-f]{16}$")
 PARTITION = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
@@ -134,9 +135,7 @@ def start(
         return {"job_id": existing, "reused": True}
     directory = prepare(session_id, secret)
     script = batch_script(session_id, directory, interface, folder, jupyter_env)  # type: ignore[arg-type]
-    argv = [
-        "/usr/bin/sbatch",
-        "--parsable",
+    options = [
         f"--job-name={job_name(session_id)}",
         f"--comment=onestop-notebook:{session_id}",
         f"--output={directory}/output.log",
@@ -147,24 +146,18 @@ def start(
         f"--time={int(time_minutes)}",
     ]
     if memory_mb:
-        argv.append(f"--mem={int(memory_mb)}M")
+        options.append(f"--mem={int(memory_mb)}M")
     if partition:
-        argv.append(f"--partition={partition}")
-    output = run_slurm(argv, stdin=script, refused="The cluster refused the notebook session")
-    job_id = output.strip().split(";")[0]
-    if not job_id.isdigit():
-        raise OperationError("The scheduler answered in a form the portal cannot read.")
+        options.append(f"--partition={partition}")
+    job_id = run_slurm(
+        batch.submit(script, options), refused="The cluster refused the notebook session"
+    )
     return {"job_id": job_id, "reused": False}
 
 
 def _job_named(name: str) -> str:
     """Her job called ``name`` still in the queue, or ""."""
-    output = run_slurm(
-        ["/usr/bin/squeue", "--me", "--noheader", f"--name={name}", "--format=%i"],
-        refused="The scheduler could not list your jobs",
-    )
-    found = output.split()
-    return found[0] if found else ""
+    return run_slurm(batch.job_named(name), refused="The scheduler could not list your jobs")
 
 
 def stop(session_id: str, job_id: str = "") -> dict[str, Any]:
@@ -174,8 +167,8 @@ def stop(session_id: str, job_id: str = "") -> dict[str, Any]:
     if job_id and not job_id.isdigit():
         raise OperationError(f"{job_id!r} is not a job number.", "invalid")
     me = pwd.getpwuid(os.getuid()).pw_name
-    target = [job_id] if job_id else [f"--user={me}", f"--name={job_name(session_id)}"]
-    run_slurm(["/usr/bin/scancel", *target], refused="The cluster could not stop the session")
+    command = batch.cancel(job_id) if job_id else batch.cancel_named(me, job_name(session_id))
+    run_slurm(command, refused="The cluster could not stop the session")
     return {"session_id": session_id, "job_id": job_id}
 
 

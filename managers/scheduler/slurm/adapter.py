@@ -1,7 +1,9 @@
 """The Slurm implementation of SchedulerAdapter.
 
-Slurm 22.05's ``sinfo --json`` lists nodes but not partitions, and its ``scontrol``
-has no ``--json``; partitions therefore come from ``scontrol --oneliner``.
+Two layers, as in ood_core: the commands (``commands.py`` runs them, ``batch.py``
+builds the ones that change jobs) and this adapter, which maps the portal's models
+onto them. Slurm 22.05's ``sinfo --json`` lists nodes but not partitions, and its
+``scontrol`` has no ``--json``; partitions therefore come from ``scontrol --oneliner``.
 """
 
 from __future__ import annotations
@@ -15,19 +17,22 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
+from managers.errors import OperationError
+from managers.execution.script import JobRequest, build
 from managers.scheduler.base import SchedulerAdapter
 from managers.scheduler.errors import SchedulerError
 from managers.scheduler.models import ClusterSnapshot, Job, JobUsage
-from managers.scheduler.slurm import parse, parse_history
-from managers.scheduler.slurm.commands import run
+from managers.scheduler.slurm import batch, parse, parse_history
+from managers.scheduler.slurm.commands import DEFAULT_BIN_DIR, call, check_bin_dir, run
 from managers.scheduler.states import JobState
 
 FINISHED_KEPT = 4096
 
 
 class SlurmAdapter(SchedulerAdapter):
-    def __init__(self, bin_dir: str = "/usr/bin", timeout: float = 20.0) -> None:
-        self.bin_dir = bin_dir
+    def __init__(self, bin_dir: str = DEFAULT_BIN_DIR, timeout: float = 20.0) -> None:
+        """``bin_dir``: where Slurm's commands are (ValueError unless absolute)."""
+        self.bin_dir = check_bin_dir(bin_dir)
         self.timeout = timeout
         # Accounting's record of a finished job never changes: kept, so reopening an
         # old job's page asks Slurm nothing. Bounded, oldest out.
@@ -38,11 +43,9 @@ class SlurmAdapter(SchedulerAdapter):
         try:
             data = json.loads(output)
         except json.JSONDecodeError as error:
-            raise SchedulerError(
-                "The scheduler answered in a form the portal cannot read.", str(error)
-            ) from error
+            raise SchedulerError(batch.UNREADABLE, str(error), kind="unreadable") from error
         if not isinstance(data, dict):
-            raise SchedulerError("The scheduler answered in a form the portal cannot read.")
+            raise SchedulerError(batch.UNREADABLE, kind="unreadable")
         return data
 
     async def snapshot(self) -> ClusterSnapshot:
@@ -68,9 +71,7 @@ class SlurmAdapter(SchedulerAdapter):
         try:
             return parse.snapshot(sinfo.result(), squeue.result(), scontrol.result())
         except (KeyError, TypeError, ValueError) as error:  # pydantic errors are ValueErrors
-            raise SchedulerError(
-                "The scheduler answered in a form the portal cannot read.", repr(error)
-            ) from error
+            raise SchedulerError(batch.UNREADABLE, repr(error), kind="unreadable") from error
 
     async def job_ownership(self, job_id: str) -> tuple[str, str] | None:
         """Who owns a job and under which account (queued, running or finished), or
@@ -193,6 +194,34 @@ class SlurmAdapter(SchedulerAdapter):
             and usage.job.user == user
         ]
         return sorted(jobs, key=_newest_first, reverse=True)
+
+    async def submit(self, request: JobRequest) -> str:
+        """``request`` as a batch script (managers/execution/script.build) to
+        ``sbatch --parsable``, as this process's own user; the new job's id."""
+        try:
+            script = build(request)
+        except OperationError as error:
+            raise SchedulerError(error.message, kind="invalid") from error
+        return await call(self.bin_dir, batch.submit(script), self.timeout)
+
+    async def cancel(self, job_id: str) -> None:
+        await call(self.bin_dir, batch.cancel(_job_id(job_id)), self.timeout)
+
+    async def hold(self, job_id: str) -> None:
+        await call(self.bin_dir, batch.hold(_job_id(job_id)), self.timeout)
+
+    async def release(self, job_id: str) -> None:
+        await call(self.bin_dir, batch.release(_job_id(job_id)), self.timeout)
+
+    async def script(self, job_id: str) -> str | None:
+        script = await call(self.bin_dir, batch.batch_script(_job_id(job_id)), self.timeout)
+        return script or None
+
+
+def _job_id(job_id: str) -> str:
+    if not batch.JOB_ID.fullmatch(job_id):
+        raise SchedulerError(f"{job_id!r} is not a job number.", kind="invalid")
+    return job_id
 
 
 def _newest_first(usage: JobUsage) -> tuple[datetime, list[int]]:
