@@ -7,7 +7,8 @@ table holds one record per default rule this site was ever given:
 - a rule with no record is new to the site (a fresh database, a release or a tool
   that brings it): it is added to ``casbin_rule`` unless already there, and recorded;
 - a recorded rule missing from ``casbin_rule`` was removed by an administrator (with
-  SQL, or a policy verb that removes rules): it stays out, and the first start that
+  SQL today, as the README says; no policy verb removes ``p`` rules yet, and one that
+  did would only need to delete the row): it stays out, and the first start that
   finds it gone logs it once and notes ``removed_at``. Put back, it is present again
   and the note is cleared.
 
