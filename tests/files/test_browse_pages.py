@@ -1,33 +1,23 @@
 """The file manager's pages over HTTP: preview bytes come with headers that keep them
-from ever being a page of the portal, a big folder opens at once, and path
+from ever being a page of the portal, a big folder opens one page at a time, and path
 attacks in addresses reach nothing of alice's for bob."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import Portal
-from tests.helpers import new_client, sign_in
+from tests.helpers import signed_in
 
-# 100,000 entries are timed by tests/verbs/test_files_manage.py and
+# 100,000 entries are paged by tests/verbs/test_files_manage.py and timed by
 # loadtests/bench_folder.py; here the page, its count and its cursor over HTTP.
 ENTRIES = 5_000
-
-
-@contextlib.contextmanager
-def signed_in(portal: Portal, who: str) -> Iterator[httpx.Client]:
-    with new_client() as client:
-        assert sign_in(client, portal.url, who).is_redirect
-        yield client
 
 
 def as_alice(path: Path, data: str = "", folder: bool = False) -> Path:
@@ -49,7 +39,7 @@ def folder() -> Iterator[Path]:
 def test_previews_are_never_pages_of_the_portal(portal: Portal, folder: Path) -> None:
     as_alice(folder / "fake.png", "<script>alert(1)</script>")
     as_alice(folder / "page.html", "<script>alert(1)</script>")
-    with signed_in(portal, "alice") as client:
+    with signed_in(portal.url, "alice") as client:
         raw = client.get(f"{portal.url}/files/raw", params={"path": f"{folder}/fake.png"})
         assert raw.status_code == 200 and raw.headers["content-type"] == "image/png"
         assert raw.headers["x-content-type-options"] == "nosniff"
@@ -73,14 +63,11 @@ def test_a_big_folder_opens_at_once_and_pages_on(portal: Portal, folder: Path) -
             os.close(os.open(f"e{number:06d}", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=descriptor))
     finally:
         os.close(descriptor)
-    with signed_in(portal, "alice") as client:
+    with signed_in(portal.url, "alice") as client:
         client.get(f"{portal.url}/files", params={"path": "/home/alice"})  # her agent is up
-        started = time.perf_counter()
         page = client.get(f"{portal.url}/files", params={"path": str(folder)})
-        took = time.perf_counter() - started
         assert page.status_code == 200 and f"{ENTRIES:,} items" in page.text
-        assert page.text.count('class="file-row"') == 200
-        assert took < 1.5, took  # generous; loadtests/bench_folder.py measures
+        assert page.text.count('class="file-row"') == 200, "one page, not the whole folder"
         more = page.text.split('id="more-rows" hx-get="', 1)[1].split('"', 1)[0]
         rows = client.get(portal.url + more.replace("&amp;", "&"), headers={"hx-request": "true"})
         assert "e000200" in rows.text and "e000199" not in rows.text
@@ -109,7 +96,7 @@ def test_path_attacks_in_addresses_reach_nothing(portal: Portal) -> None:
     link.symlink_to("/home/alice")
     os.lchown(link, 2002, 2002)
     try:
-        with signed_in(portal, "bob") as client:
+        with signed_in(portal.url, "bob") as client:
             for attack in ATTACKS:
                 for address in (
                     "/files",

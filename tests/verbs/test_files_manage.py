@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,11 +197,11 @@ async def test_a_folder_of_100000_entries_pages_by_cursor(harness: Harness) -> N
         for number in range(100_000):
             os.close(os.open(f"f{number:06d}", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=descriptor))
         os.chown(folder, 2001, 2001)
-        started = time.perf_counter()
+        # How soon it comes is measured by loadtests/bench_folder.py; here, that it is
+        # one page of the sorted whole, with the count and a cursor to go on from.
         first = await call(harness, "alice", "files.page", path=str(folder), limit=200)
-        took = time.perf_counter() - started
         assert first.total == 100_000 and first.names[:2] == ["f000000", "f000001"]
-        assert took < 1.0, took  # a generous bound; loadtests/bench_folder.py measures
+        assert len(first.names) == 200 and first.names[-1] == "f000199" and first.cursor
         second = await call(harness, "alice", "files.page", path=str(folder), cursor=first.cursor)
         assert second.names[0] == "f000200"
         newest = await call(
