@@ -4,11 +4,9 @@ its regular readings are 20 s apart, so anything quicker came through the hook."
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -21,11 +19,12 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import TEST_PORT, Portal, running_portal
-from tests.helpers import job_form, new_client, post_job, sign_in
+from tests.helpers import job_form, post_job, wait_until
 
 # A second portal next to the suite's own (TEST_PORT): this folder's, with mail and a
-# slow poll. The identity provider accepts the ports up to 8019.
-NOTIFY_PORT = TEST_PORT + 1
+# slow poll, on the second portal's port (README: the port plus 10), so that it never
+# takes the port of a checkout running the suite beside this one.
+NOTIFY_PORT = TEST_PORT + 10
 POLL_SECONDS = 20.0
 
 
@@ -52,12 +51,8 @@ class Inbox:
             return [m for m in self.messages if m["To"] == address]
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 60) -> list[Message]:
-        deadline = time.monotonic() + timeout
-        while len(self.to(address)) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no mail to {address} within {timeout} s")
-            time.sleep(0.2)
-        return self.to(address)
+        """The messages to ``address`` once there are ``count`` of them."""
+        return wait_until(lambda: len(found := self.to(address)) >= count and found, timeout)
 
 
 @dataclass
@@ -104,13 +99,6 @@ def notify_portal(
         yield portal
 
 
-@contextlib.contextmanager
-def signed_in(portal: Portal, who: str) -> Iterator[httpx.Client]:
-    with new_client() as client:
-        assert sign_in(client, portal.url, who).is_redirect
-        yield client
-
-
 def csrf_of(client: httpx.Client, portal: Portal) -> str:
     page = client.get(portal.url + "/")
     return page.text.split('name="csrf-token" content="')[1].split('"')[0]
@@ -127,17 +115,6 @@ def submit_from_portal(
 def unseen(client: httpx.Client, portal: Portal) -> int:
     bell = client.get(portal.url + "/notifications/bell").text
     return int(bell.split('data-unseen="')[1].split('"')[0])
-
-
-def wait_until(check: Any, timeout: float = 60, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(every)
 
 
 def portal_log_events(portal: Portal, event: str) -> list[dict[str, Any]]:

@@ -3,9 +3,7 @@ an unreachable reading ends nothing, and the first reading announces nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +20,7 @@ from app.notify.words import ending_words
 from app.settings import MailSettings
 from managers.scheduler import ClusterSnapshot, Job, JobState
 from managers.scheduler.slurm import SlurmAdapter
-from tests.helpers import submit_as
+from tests.helpers import submit_as, wait_until_async
 
 
 class Recorder:
@@ -83,14 +81,13 @@ async def test_an_ending_is_noticed_once_and_never_from_an_unreachable_reading(
         assert await notifier.drain() == 0
     finally:
         subprocess.run(["scancel", job], check=True)
-    deadline = time.monotonic() + 30
-    while True:
+
+    async def cancelled() -> ClusterSnapshot | None:
         after = await adapter.snapshot()
         mine = [j for j in after.jobs if j.job_id == job]
-        if mine and mine[0].state is JobState.CANCELLED:
-            break
-        assert time.monotonic() < deadline, mine
-        await asyncio.sleep(0.3)
+        return after if mine and mine[0].state is JobState.CANCELLED else None
+
+    after = await wait_until_async(cancelled, 30, 0.3)
     notifier.listen(again, after)
     notifier.listen(after, await adapter.snapshot())  # still there, still cancelled
     assert await notifier.drain() == 1
@@ -111,10 +108,12 @@ async def test_a_job_gone_from_the_queue_is_looked_up_in_accounting(
     assert any(j.job_id == job for j in first.jobs)
     # Pretend it aged out of the queue (MinJobAge): the same reading without it.
     gone = first.model_copy(update={"jobs": [j for j in first.jobs if j.job_id != job]})
-    deadline = time.monotonic() + 30
-    while (record := await adapter.job_record(job)) is None or record.state is not JobState.FAILED:
-        assert time.monotonic() < deadline, record
-        await asyncio.sleep(0.3)
+
+    async def failed() -> bool:
+        record = await adapter.job_record(job)
+        return record is not None and record.state is JobState.FAILED
+
+    await wait_until_async(failed, 30, 0.3)
     notifier.listen(first, gone)
     assert await notifier.drain() == 1
     (row,) = [n for n in await notifications_of(database, "alice") if n.subject == f"job:{job}"]
@@ -127,13 +126,13 @@ async def test_the_first_reading_announces_nothing(
     notifier, recorder, database = setup
     adapter = SlurmAdapter()
     job = submit_as("alice", "--job-name=old", "--wrap", "true")
-    deadline = time.monotonic() + 30
-    while True:
-        first = await adapter.snapshot()
-        if any(j.job_id == job and j.state is JobState.COMPLETED for j in first.jobs):
-            break
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.3)
+
+    async def completed() -> ClusterSnapshot | None:
+        reading = await adapter.snapshot()
+        done = any(j.job_id == job and j.state is JobState.COMPLETED for j in reading.jobs)
+        return reading if done else None
+
+    first = await wait_until_async(completed, 30, 0.3)
     notifier.listen(None, first)  # the portal starts: this job ended before it
     notifier.listen(first, await adapter.snapshot())
     assert await notifier.drain() == 0

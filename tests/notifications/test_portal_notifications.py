@@ -13,14 +13,13 @@ import time
 import uuid
 
 from tests.conftest import Portal
+from tests.helpers import signed_in, wait_until
 from tests.notifications.conftest import (
     Smtp,
     csrf_of,
     portal_log_events,
-    signed_in,
     submit_from_portal,
     unseen,
-    wait_until,
 )
 
 IDS = re.compile(r'data-id="(\d+)"')
@@ -46,7 +45,7 @@ def test_alice_gets_one_mail_and_a_notification_bob_does_not(
 ) -> None:
     portal = notify_portal
     address = f"alice-{uuid.uuid4().hex[:6]}@onestop.test"
-    with signed_in(portal, "alice") as alice, signed_in(portal, "bob") as bob:
+    with signed_in(portal.url, "alice") as alice, signed_in(portal.url, "bob") as bob:
         job = submit_from_portal(
             alice, portal, "mailme", "#!/bin/bash\necho working\nsleep 2\nexit 3\n", mail=address
         )
@@ -57,7 +56,9 @@ def test_alice_gets_one_mail_and_a_notification_bob_does_not(
         assert body.startswith("Hello Alice Anderson,")
         assert f"Your job {job} 'mailme' finished: failed with exit code 3." in body
         assert f"{portal.url}/jobs/{job}" in body
-        time.sleep(6)  # the hook's follow-up readings and a regular one: still one message
+        # Waited out on purpose, not for readiness: the hook's follow-up readings and a
+        # regular one pass, and there is still one message.
+        time.sleep(6)
         assert len(smtp.inbox.to(address)) == 1
 
         assert unseen(alice, portal) >= 1
@@ -76,7 +77,7 @@ def test_alice_gets_one_mail_and_a_notification_bob_does_not(
         assert seen_state(page, notification) == "false"
 
     # A closed and reopened browser (a new session) still shows it unseen.
-    with signed_in(portal, "alice") as again:
+    with signed_in(portal.url, "alice") as again:
         before = unseen(again, portal)
         assert before >= 1
         assert seen_state(again.get(portal.url + "/notifications").text, notification) == "false"
@@ -93,7 +94,7 @@ def test_mark_all_as_seen_needs_the_csrf_token_and_clears_the_count(
     notify_portal: Portal,
 ) -> None:
     portal = notify_portal
-    with signed_in(portal, "alice") as alice:
+    with signed_in(portal.url, "alice") as alice:
         jobs = [
             submit_from_portal(alice, portal, f"quick{n}", "#!/bin/bash\ntrue\n") for n in range(2)
         ]
@@ -102,7 +103,7 @@ def test_mark_all_as_seen_needs_the_csrf_token_and_clears_the_count(
             page = alice.get(portal.url + "/notifications").text
             return [i for job in jobs for i in notification_ids(page, job)]
 
-        ids = wait_until(lambda: len(mine()) == 2 and mine(), timeout=60)
+        ids = wait_until(lambda: len(found := mine()) == 2 and found, 60)
         refused = alice.post(portal.url + "/notifications/seen", data={"csrf_token": "wrong"})
         assert refused.status_code == 403
         page = alice.get(portal.url + "/notifications").text
@@ -121,11 +122,10 @@ def test_a_mail_server_that_is_down_is_tried_again_later(notify_portal: Portal, 
     address = f"retry-{uuid.uuid4().hex[:6]}@onestop.test"
     smtp.stop()
     try:
-        with signed_in(portal, "alice") as alice:
+        with signed_in(portal.url, "alice") as alice:
             job = submit_from_portal(alice, portal, "retry", "#!/bin/bash\ntrue\n", mail=address)
         wait_until(
-            lambda: [e for e in portal_log_events(portal, "mail_failed") if e["job"] == job],
-            timeout=60,
+            lambda: [e for e in portal_log_events(portal, "mail_failed") if e["job"] == job], 60
         )
     finally:
         smtp.start()
@@ -134,5 +134,5 @@ def test_a_mail_server_that_is_down_is_tried_again_later(notify_portal: Portal, 
     (sent,) = [e for e in portal_log_events(portal, "mail_sent") if e["job"] == job]
     assert sent["attempt"] >= 2 and sent["user"] == "alice"
     # The watcher went on meanwhile: the portal still answers and reads the cluster.
-    with signed_in(portal, "bob") as bob:
+    with signed_in(portal.url, "bob") as bob:
         assert bob.get(portal.url + "/jobs").status_code == 200
