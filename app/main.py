@@ -21,32 +21,35 @@ from app.auth import routes as auth_routes
 from app.auth.guard import RequireSignIn
 from app.auth.oidc import OIDCClient
 from app.db import REPO_ROOT, check_schema, create_engine, session_factory
-from app.job_templates import TemplateStore
 from app.logs import configure_logging, get_logger
-from app.notebook_proxy import NotebookProxy, is_proxied
-from app.notebooks import Notebooks, NotebookStore
 from app.notify import Mailer, NotificationStore, Notifier
 from app.policy import load_policy
 from app.policy.roles import PROJECT_JOB_VIEW
 from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
-from app.realtime.fragments import FragmentCache
+from app.realtime.fragments import CORE_RENDERERS, FragmentCache
 from app.realtime.ws import live
 from app.security.csrf import CSRFMiddleware
 from app.security.headers import SecurityHeadersMiddleware
 from app.security.ratelimit import LoginRateLimiter
 from app.security.sessions import SessionMiddleware, SessionStore
 from app.settings import Settings
-from app.shares import ShareStore
 from app.tools import (
+    catalog_of,
+    check_sections,
     discover,
+    early_routes_of,
     ensure_rules,
     followers_of,
+    own_checks_of,
+    provide_all,
+    renderers_of,
     routes_of,
     template_folders,
 )
 from app.tools import running as tools_running
-from app.verbs import Services, VerbGate
-from app.web import admin_sessions, public_links
+from app.verbs import CORE_VERBS, Services, VerbGate
+from app.verbs.services import Extensions
+from app.web import admin_sessions
 from app.web.dashboard import dashboard
 from app.web.templating import build_templates, message_page
 from app.web.vendor import vendor_file
@@ -122,10 +125,13 @@ def create_app(settings: Settings) -> Starlette:
     configure_logging(settings.log_level, settings.log_json)
     # Every tool, the built-in ones too, arrives through the same entry point group.
     tools = discover(settings.disabled_tools)
+    check_sections(settings, tools)
+    catalog = catalog_of(CORE_VERBS, tools)
+    extensions = Extensions()
+    own_checks = own_checks_of(tools)
     engine = create_engine(settings.database_url)
     db_sessions = session_factory(engine)
     store = SessionStore(db_sessions, settings)
-    notebook_proxy = NotebookProxy(settings, NotebookStore(db_sessions).get)
     bus = EventBus(settings.event_bus_url)
 
     async def publish_cluster_news(audience: str | None, payload: dict[str, Any]) -> None:
@@ -171,27 +177,27 @@ def create_app(settings: Settings) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
             stack.push_async_callback(app.state.auditor.close)
-            stack.push_async_callback(notebook_proxy.close)
             await check_schema(engine, settings.database_url)
             policy = await load_policy(engine, settings.database_url)
             await policy.keep_rule(PROJECT_JOB_VIEW, settings.project_job_view)
             await ensure_rules(policy, tools)
             app.state.policy = policy
-            templates = TemplateStore(db_sessions)
-            await templates.seed_examples()  # a fresh site's composer is never empty
+            services = Services(
+                policy,
+                agents,
+                scheduler,
+                watcher,
+                store,
+                db_sessions,
+                settings,
+                notifier=notifier,
+                extensions=extensions,
+            )
+            await provide_all(services, tools)
             app.state.verbs = VerbGate(
-                Services(
-                    policy,
-                    agents,
-                    scheduler,
-                    watcher,
-                    store,
-                    notifier=notifier,
-                    templates=templates,
-                    shares=app.state.shares,
-                    notebooks=Notebooks(NotebookStore(db_sessions), settings.notebooks),
-                ),
+                services,
                 app.state.auditor,
+                catalog,
                 recent_sign_in_seconds=settings.admin_recent_login_minutes * 60,
                 heavy_partition=settings.agents.heavy_partition,
             )
@@ -214,9 +220,8 @@ def create_app(settings: Settings) -> Starlette:
             yield
 
     routes = [
-        # /notebooks/<16 hex>/...: her Jupyter server, through the reverse proxy, when the
-        # notebooks tool is on. First, because a JupyterLab page makes hundreds of these.
-        *(notebook_proxy.routes() if any(tool.name == "notebooks" for tool in tools) else []),
+        # A tool's routes that must be matched first (a proxy, hit hundreds of times).
+        *early_routes_of(tools),
         Route("/", dashboard, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/vendor/{name}", vendor_file, methods=["GET"]),
@@ -224,14 +229,13 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/ws", live),
         *auth_routes.routes,
         *admin_sessions.routes,
-        *public_links.routes,
         *routes_of(tools),
     ]
     middleware = [
         Middleware(SecurityHeadersMiddleware, settings=settings),
-        Middleware(SessionMiddleware, store=store, settings=settings, recent_ok=is_proxied),
+        Middleware(SessionMiddleware, store=store, settings=settings, recent_ok=own_checks),
         Middleware(AccessLogMiddleware),
-        Middleware(CSRFMiddleware, exempt=is_proxied),
+        Middleware(CSRFMiddleware, exempt=own_checks),
         Middleware(RequireSignIn),
     ]
     app = Starlette(
@@ -243,7 +247,12 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.tools = tools
     app.state.templates = build_templates(template_folders(tools), tools)
-    app.state.fragments = FragmentCache()
+    app.state.fragments = FragmentCache({**CORE_RENDERERS, **renderers_of(tools)})
+    app.state.project_access = [t.project_access for t in tools if t.project_access]
+    app.state.catch_ups = [tool.catch_up for tool in tools if tool.catch_up is not None]
+    # The tools' own services (Tool.provides), filled at start; pages reach them with
+    # wrappers/request.py ``own``.
+    app.state.extensions = extensions
     app.state.engine = engine
     app.state.db_sessions = db_sessions
     app.state.sessions = store
@@ -254,7 +263,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.followers = followers_of(tools)
     app.state.oidc = OIDCClient(settings.oidc, settings.public_url + "/auth/callback")
     app.state.login_limiter = LoginRateLimiter(settings.login_attempts_per_minute)
-    app.state.shares = ShareStore(db_sessions)
     # Password guesses on public links, per client address.
     app.state.link_limiter = LoginRateLimiter(10)
     return app

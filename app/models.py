@@ -100,29 +100,6 @@ class CasbinRule(SQLModel, table=True):
         return ", ".join(fields)
 
 
-class JobTemplate(SQLModel, table=True):
-    """A saved job (resources and script) to start new ones from: the job composer.
-
-    ``scope`` says who may use it: ``personal`` (its owner), ``project`` (members of
-    ``project``, a Unix group) or ``site`` (everyone; only administrators write these).
-    The Casbin object is ``template:<scope>/<owner or project>/<id>``.
-    """
-
-    __tablename__ = "job_templates"
-
-    id: int | None = Field(default=None, primary_key=True)
-    scope: str = Field(default="personal", max_length=16, index=True)
-    owner: str = Field(max_length=64, index=True)
-    project: str = Field(default="", max_length=64, index=True)
-    name: str = Field(max_length=128)
-    description: str = Field(default="", sa_type=Text)
-    # The submission form's fields other than the script, as JSON.
-    fields: str = Field(default="{}", sa_type=Text)
-    script: str = Field(default="", sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-
-
 class Notification(SQLModel, table=True):
     """Something a person should hear about (a job ended), kept until they see it, so
     a tab closed at the moment it happened still shows it when reopened."""
@@ -154,79 +131,6 @@ class JobWatch(SQLModel, table=True):
     email: str = Field(max_length=254)
     created_at: datetime = Field(default_factory=utcnow)
     mailed_at: datetime | None = None
-
-
-class FileShare(SQLModel, table=True):
-    """A file or folder its owner shared with a person or a project group, as POSIX
-    ACL entries set by her agent. ``record`` (JSON) says what the share changed where
-    (managers/files/sharing.py), so revoking restores exactly that."""
-
-    __tablename__ = "file_shares"
-
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(max_length=64, index=True)
-    path: str = Field(max_length=4096)
-    grantee_kind: str = Field(max_length=8)  # user | group
-    grantee: str = Field(max_length=64, index=True)
-    access: str = Field(max_length=8)  # read | write
-    record: str = Field(default="{}", sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class PublicLink(SQLModel, table=True):
-    """A public, read-only link to a file or folder. Only the SHA-256 of the link's
-    secret is kept (and a scrypt hash of its optional password), so a leaked database
-    opens nothing."""
-
-    __tablename__ = "public_links"
-
-    id: int | None = Field(default=None, primary_key=True)
-    owner: str = Field(max_length=64, index=True)
-    path: str = Field(max_length=4096)
-    kind: str = Field(default="file", max_length=8)  # file | folder
-    token_hash: str = Field(max_length=64, unique=True)
-    password_hash: str = Field(default="", max_length=255)
-    expires_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    revoked_at: datetime | None = None
-    downloads: int = 0
-
-
-class NotebookSession(SQLModel, table=True):
-    """A Jupyter server the portal started for someone as a Slurm job (app/notebooks.py).
-
-    Slurm stays the truth about whether the job runs; this row remembers what Slurm
-    does not: who owns the session, the secret the reverse proxy adds upstream (it
-    never reaches a browser), and where the server answered (``host``/``port``, set
-    only once the probe succeeded). ``state`` is queued, starting, ready, ended or
-    unknown (the scheduler could not be asked: never taken to mean ended).
-    """
-
-    __tablename__ = "notebook_sessions"
-
-    id: str = Field(primary_key=True, max_length=16)
-    owner: str = Field(max_length=64, index=True)
-    job_id: str | None = Field(default=None, max_length=32, index=True)
-    label: str = Field(default="", max_length=128)
-    interface: str = Field(default="lab", max_length=16)  # lab | notebook
-    folder: str = Field(default="", max_length=4096)
-    secret: str = Field(max_length=128)
-    host: str | None = Field(default=None, max_length=255)
-    port: int | None = None
-    state: str = Field(default="queued", max_length=16, index=True)
-    ended_reason: str = Field(default="", max_length=255)
-    # What was asked for, shown on the session page (Slurm has the granted values).
-    partition: str = Field(default="", max_length=64)
-    cores: int = 1
-    memory_mb: int = 0
-    time_minutes: int = 60
-    # The start form's one-time token (the session's id when there was none), unique,
-    # so a double click or a retried request starts one session.
-    token: str = Field(max_length=64, index=True, unique=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    started_at: datetime | None = None
-    ends_at: datetime | None = None
-    ended_at: datetime | None = None
 
 
 class PolicySeeded(SQLModel, table=True):

@@ -7,12 +7,13 @@ and is then passed down explicitly. Nothing reads the environment at import time
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +22,9 @@ from pydantic_settings import (
 )
 
 DEFAULT_CONFIG_FILE = Path("/etc/onestop/onestop.toml")
+ENV_PREFIX = "ONESTOP_"
+
+S = TypeVar("S", bound=BaseModel)
 
 
 class OIDCSettings(BaseModel):
@@ -39,6 +43,8 @@ class OIDCSettings(BaseModel):
 class SlurmSettings(BaseModel):
     """Where the Slurm client commands are and how often the cluster is watched."""
 
+    # Every Slurm command runs from here, in the portal and in the agents (their
+    # launcher hands it on); an absolute path, or the portal refuses to start.
     bin_dir: str = "/usr/bin"
     command_timeout_seconds: float = 20.0
     poll_interval_seconds: float = 2.0
@@ -47,6 +53,13 @@ class SlurmSettings(BaseModel):
     # job start and end (devcluster/templates/onestop-hook): the portal follows it and
     # reads the cluster at once. Empty: no hook, the watcher's polling alone.
     hook_events: str = ""
+
+    @field_validator("bin_dir")
+    @classmethod
+    def _absolute(cls, bin_dir: str) -> str:
+        from managers.scheduler.slurm.commands import check_bin_dir
+
+        return check_bin_dir(bin_dir)
 
 
 class MailSettings(BaseModel):
@@ -88,40 +101,6 @@ class AgentSettings(BaseModel):
     tls_ca: str = ""
 
 
-class FileSettings(BaseModel):
-    """The file manager's transfers."""
-
-    # The largest file one upload may bring; larger ones are refused before any byte.
-    max_upload_bytes: int = Field(default=50 * 1024**3, ge=0)
-    # Size of the checked pieces the browser sends (each with its CRC-32); a dropped
-    # connection costs at most one piece. Also the most a piece may be.
-    chunk_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
-    # An upload's part file untouched this many days counts as abandoned and is removed
-    # when the next upload starts in its folder (no background job); 0 keeps them.
-    abandoned_upload_days: int = Field(default=7, ge=0, le=3650)
-
-
-class NotebookSettings(BaseModel):
-    """Jupyter sessions: where Jupyter is installed and how the portal's proxy reaches it."""
-
-    # The shared Jupyter environment every session runs from (scripts/install-jupyter.sh).
-    jupyter_env: str = "/opt/onestop/jupyter"
-    # How long the proxy waits to connect to a session's server, and for the next bytes
-    # of an answer once connected (a silent server is given up on after this).
-    proxy_connect_timeout_seconds: float = Field(default=10.0, gt=0)
-    proxy_read_timeout_seconds: float = Field(default=300.0, gt=0)
-    # How long the readiness probe waits for Jupyter's status answer.
-    probe_timeout_seconds: float = Field(default=5.0, gt=0)
-    # The start form's defaults, so one click starts a session ("" partition: the
-    # cluster's default partition; 0 memory: the partition's default).
-    default_cores: int = Field(default=1, ge=1, le=256)
-    default_memory_mb: int = Field(default=1024, ge=0)
-    default_hours: float = Field(default=1.0, gt=0)
-    default_partition: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
-    # Ended sessions each person keeps in her list (older ones are forgotten).
-    ended_kept: int = Field(default=10, ge=0, le=1000)
-
-
 class Settings(BaseSettings):
     """Everything the portal can be told. Documented key by key in the README."""
 
@@ -159,8 +138,37 @@ class Settings(BaseSettings):
     slurm: SlurmSettings = SlurmSettings()
     agents: AgentSettings = AgentSettings()
     mail: MailSettings = MailSettings()
-    files: FileSettings = FileSettings()
-    notebooks: NotebookSettings = NotebookSettings()
+    # Each tool's own section (``[notebooks]`` in the file, ``ONESTOP_NOTEBOOKS__*`` in
+    # the environment), kept as given here and read through the tool's own model by
+    # ``section``; create_app checks every one at start.
+    sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    _read: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tool_sections(cls, data: Any) -> Any:
+        """A table that is not one of the core's is a tool's section."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        sections = dict(data.pop("sections", None) or {})
+        for key in [key for key in data if key not in cls.model_fields]:
+            value = data[key]
+            if isinstance(value, BaseModel):
+                value = value.model_dump()
+            if isinstance(value, dict):  # anything else stays, and is refused as unknown
+                del data[key]
+                sections[key] = {**value, **sections.get(key, {})}
+        data["sections"] = sections
+        return data
+
+    def section(self, name: str, model: type[S]) -> S:
+        """The tool ``name``'s settings, read through its own model (once)."""
+        read = self._read.get(name)
+        if not isinstance(read, model):
+            read = model.model_validate(self.sections.get(name, {}))
+            self._read[name] = read
+        return read
 
     @field_validator("public_url")
     @classmethod
@@ -196,10 +204,50 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         config_file = Path(os.environ.get("ONESTOP_CONFIG", str(DEFAULT_CONFIG_FILE)))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            ToolSectionsFromEnvironment(settings_cls),
+        ]
         if config_file.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+
+class ToolSectionsFromEnvironment(PydanticBaseSettingsSource):
+    """``ONESTOP_<TOOL>__<KEY>`` variables for sections the core does not declare (a
+    tool's), as nested tables like the TOML file's; a value that reads as JSON (a
+    list) is taken as JSON, as pydantic-settings does for the core's own."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        core = set(self.settings_cls.model_fields)
+        found: dict[str, Any] = {}
+        for name, value in os.environ.items():
+            if not name.startswith(ENV_PREFIX) or "__" not in name:
+                continue
+            path = name.removeprefix(ENV_PREFIX).lower().split("__")
+            if path[0] in core or not all(path):
+                continue
+            table = found
+            for part in path[:-1]:
+                table = table.setdefault(part, {})
+                if not isinstance(table, dict):
+                    break
+            else:
+                table[path[-1]] = _maybe_json(value)
+        return found
+
+
+def _maybe_json(value: str) -> Any:
+    if value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def load_settings(**overrides: Any) -> Settings:

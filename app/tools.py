@@ -18,24 +18,35 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+from sqlmodel import SQLModel
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from app.logs import get_logger
 from app.policy.defaults import parse_rules
-from app.verbs.catalog import CATALOG, Verb, register
+from app.realtime.render import CatchUp, ProjectAccess, Renderer
+from app.verbs.catalog import Catalog, Verb
+from managers.agent.operations import Operation
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from app.audit import Auditor
     from app.policy import PolicyEnforcer
     from app.realtime.ws import Follower
+    from app.settings import Settings
+    from app.verbs.gate import VerbGate
+    from app.verbs.services import Services
 
 ENTRY_POINT_GROUP = "onestop.wrappers"
+# The core's own verbs (app/verbs/__init__.py): no tool may name its verbs so.
+CORE_NAMESPACES = frozenset({"cluster", "policy", "sessions", "agent"})
 
 log = get_logger("onestop.tools")
 
@@ -44,6 +55,13 @@ log = get_logger("onestop.tools")
 CardContext = Callable[[Request], Awaitable[dict[str, Any]]]
 # lifespan(app): background work that lives as long as the portal (a monitor).
 Lifespan = Callable[["Starlette"], contextlib.AbstractAsyncContextManager[None]]
+# provides(services) -> the tool's own service (a store of its records), or a tuple
+# of them, which its verbs then ask for by type: ``services.own(TemplateStore)``.
+Provides = Callable[["Services"], Awaitable[object]]
+# own_checks(path) -> whether the tool answers this path with checks of its own that
+# replace the portal's CSRF token (a reverse proxy whose pages cannot send it), and
+# where the portal session may be read from a one-second cache (app/recent.py).
+OwnChecks = Callable[[str], bool]
 
 
 class ToolError(Exception):
@@ -69,11 +87,18 @@ class Tool:
     title: str
     url: str
     routes: Sequence[BaseRoute]
-    # A folder of Jinja templates, searched after the portal's own.
-    templates: Path | None = None
+    # Its Jinja templates, searched after the portal's own: a folder, or the name of
+    # its package, whose ``templates/`` folder holds them (found with importlib, so
+    # an installed wheel works as a checkout does).
+    templates: Path | str | None = None
     card: Card | None = None
-    # Verbs this tool brings: registered in the catalog when it loads.
-    verbs: Sequence[Verb] = ()
+    # A template from its folder shown in the navigation bar of every page, after the
+    # links (the notifications bell).
+    nav_item: str | None = None
+    # Verbs this tool brings: in the gate's catalog while the tool is enabled. Their
+    # names start with the tool's name, or with one of ``namespaces``.
+    verbs: Sequence[Verb[Any, Any]] = ()
+    namespaces: Sequence[str] = ()
     # Verbs of the portal or of other tools that this tool calls.
     uses: Sequence[str] = ()
     # Casbin object kinds this tool owns ("notebook" for notebook:alice/4f2a...).
@@ -84,7 +109,28 @@ class Tool:
     policy: Sequence[str] = ()
     # Things its pages may follow over /ws (see app/realtime/ws.py).
     followers: Mapping[str, Follower] = field(default_factory=dict)
+    # Live events it renders, by the event's "kind" (app/realtime/render.py): the /ws
+    # fan-out asks the tool that owns a kind to render it for each viewer.
+    renderers: Mapping[str, Renderer] = field(default_factory=dict)
+    # The events that bring a freshly connected /ws up to date (its page was rendered
+    # a moment ago; something may have changed since).
+    catch_up: CatchUp | None = None
+    # Which projects' channels a viewer's /ws also follows for this tool's events.
+    project_access: ProjectAccess | None = None
+    # Background work that lives as long as the portal (a monitor).
     lifespan: Lifespan | None = None
+    # Its settings section: a model read from ``[<name>]`` in the TOML file and
+    # ``ONESTOP_<NAME>__*`` variables (app/settings.py, ``settings.section``).
+    settings: type[BaseModel] | None = None
+    # Its tables; they join the portal's one Alembic history (migrations/env.py).
+    models: Sequence[type[SQLModel]] = ()
+    # The agent operations its verbs run, the same mapping it registers under the
+    # ``onestop.agent_operations`` entry point (agents read only that).
+    operations: Mapping[str, Operation] = field(default_factory=dict)
+    provides: Provides | None = None
+    # Routes matched before the portal's own (a proxy hit hundreds of times a page).
+    early_routes: Sequence[BaseRoute] = ()
+    own_checks: OwnChecks | None = None
     # Where its link and card sit among the others (smaller first).
     order: int = 100
 
@@ -108,14 +154,30 @@ def discover(disabled: Iterable[str] = ()) -> list[Tool]:
     return load_tools(found)
 
 
+def installed_models() -> list[type[SQLModel]]:
+    """The tables of every installed tool, enabled or not (migrations/env.py): the
+    database has one history whatever a site switches off."""
+    entries = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    return [model for entry in entries for model in _load(entry).models]
+
+
 def load_tools(tools: Sequence[Tool]) -> list[Tool]:
-    """Check the tools together, register their verbs, and order them."""
+    """Check the tools together and order them (their verbs join a catalog later,
+    ``catalog_of``)."""
     seen: set[str] = set()
     kinds: dict[str, str] = {}
+    spaces: dict[str, str] = {}
     for tool in tools:
         if tool.name in seen:
             raise ToolError(f"two tools are called {tool.name!r}")
         seen.add(tool.name)
+        for space in (tool.name, *tool.namespaces):
+            if space in spaces or space in CORE_NAMESPACES:
+                raise ToolError(
+                    f"tool {tool.name!r} names verbs {space}.*, which "
+                    f"{spaces.get(space, 'the core')!r} already does"
+                )
+            spaces[space] = tool.name
         for kind in tool.kinds:
             if kind in kinds:
                 raise ToolError(
@@ -125,20 +187,16 @@ def load_tools(tools: Sequence[Tool]) -> list[Tool]:
             kinds[kind] = tool.name
         _check_rules(tool)
     for tool in tools:
+        own = (tool.name, *tool.namespaces)
         for verb in tool.verbs:
-            if not verb.name.startswith(f"{tool.name}."):
+            if verb.name.partition(".")[0] not in own:
                 raise ToolError(
                     f"tool {tool.name!r} brings verb {verb.name!r}: its name must start "
                     f"with {tool.name}."
                 )
-            if CATALOG.get(verb.name) is not verb:
-                register(verb)
-    for tool in tools:
-        missing = [name for name in tool.uses if name not in CATALOG]
-        if missing:
-            raise ToolError(
-                f"tool {tool.name!r} uses verbs this portal does not have: {', '.join(missing)}"
-            )
+        for op in tool.operations:
+            if not op.startswith(f"{tool.name}."):
+                raise ToolError(f"tool {tool.name!r} brings agent operation {op!r}")
     ordered = sorted(tools, key=lambda tool: (tool.order, tool.name))
     log.info("tools_loaded", tools=[tool.name for tool in ordered])
     return ordered
@@ -198,4 +256,110 @@ def followers_of(tools: Sequence[Tool]) -> dict[str, Follower]:
 
 
 def template_folders(tools: Sequence[Tool]) -> list[Path]:
-    return [tool.templates for tool in tools if tool.templates is not None]
+    folders: list[Path] = []
+    for tool in tools:
+        if isinstance(tool.templates, str):
+            folders.append(Path(str(resources.files(tool.templates) / "templates")))
+        elif tool.templates is not None:
+            folders.append(tool.templates)
+    return folders
+
+
+def catalog_of(core: Iterable[Verb[Any, Any]], tools: Sequence[Tool]) -> Catalog:
+    """The gate's catalog: the core's verbs and every enabled tool's, with each verb a
+    tool uses present and each agent-run verb matching its operation's signature."""
+    catalog = Catalog(core)
+    for tool in tools:
+        catalog.add(*tool.verbs)
+    for tool in tools:
+        missing = [name for name in tool.uses if name not in catalog]
+        if missing:
+            raise ToolError(
+                f"tool {tool.name!r} uses verbs this portal does not have: {', '.join(missing)}"
+            )
+    try:
+        catalog.check_operations(operations_of(tools))
+    except ValueError as error:
+        raise ToolError(str(error)) from None
+    return catalog
+
+
+def operations_of(tools: Sequence[Tool]) -> dict[str, Operation]:
+    from managers.agent.operations import merge
+
+    try:
+        return merge({tool.name: tool.operations for tool in tools})
+    except ValueError as error:
+        raise ToolError(str(error)) from None
+
+
+def renderers_of(tools: Sequence[Tool]) -> dict[str, Renderer]:
+    merged: dict[str, Renderer] = {}
+    for tool in tools:
+        for kind, renderer in tool.renderers.items():
+            if kind in merged:
+                raise ToolError(f"tool {tool.name!r} renders {kind!r} events, which another does")
+            merged[kind] = renderer
+    return merged
+
+
+def own_checks_of(tools: Sequence[Tool]) -> OwnChecks:
+    """One predicate for the middlewares: does some tool check this path itself?"""
+    checks = [tool.own_checks for tool in tools if tool.own_checks is not None]
+
+    def owned(path: str) -> bool:
+        return any(check(path) for check in checks)
+
+    return owned
+
+
+def early_routes_of(tools: Sequence[Tool]) -> list[BaseRoute]:
+    return [route for tool in tools for route in tool.early_routes]
+
+
+def settings_sections(tools: Sequence[Tool]) -> dict[str, type[BaseModel]]:
+    return {tool.name: tool.settings for tool in tools if tool.settings is not None}
+
+
+def check_sections(settings: Settings, tools: Sequence[Tool]) -> None:
+    """Every settings section belongs to an installed tool and reads well through its
+    model, so a typo fails at start with the section's name in the message."""
+    installed = {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
+    unknown = sorted(set(settings.sections) - installed)
+    if unknown:
+        raise ToolError(
+            f"the settings have a section for {', '.join(unknown)}, but no tool of that "
+            "name is installed"
+        )
+    for name, model in settings_sections(tools).items():
+        try:
+            settings.section(name, model)
+        except ValueError as error:
+            raise ToolError(f"the [{name}] settings are not right: {error}") from None
+
+
+async def provide_all(services: Services, tools: Sequence[Tool]) -> None:
+    """Each tool's own services, made once at start and found by type afterwards."""
+    for tool in tools:
+        if tool.provides is None:
+            continue
+        provided = await tool.provides(services)
+        for value in provided if isinstance(provided, tuple) else (provided,):
+            services.extensions.add(value)
+
+
+async def open_gate(
+    services: Services,
+    auditor: Auditor,
+    tools: Sequence[Tool],
+    recent_sign_in_seconds: float = 1800,
+    heavy_partition: str = "",
+) -> VerbGate:
+    """The verb gate of a portal with these tools: the core's verbs and theirs in one
+    catalog, each tool's own services provided. create_app and the tests' gates are
+    built the same way."""
+    from app.verbs import CORE_VERBS, VerbGate
+
+    catalog = catalog_of(CORE_VERBS, tools)
+    await provide_all(services, tools)
+    return VerbGate(services, auditor, catalog, recent_sign_in_seconds, heavy_partition)

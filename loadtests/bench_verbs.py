@@ -29,7 +29,8 @@ from app.db import alembic_config, create_engine, session_factory
 from app.policy import load_policy
 from app.security.sessions import Identity, SessionStore
 from app.settings import load_settings
-from app.verbs import Services, VerbGate
+from app.tools import discover, ensure_rules, open_gate
+from app.verbs import Services
 from managers.agent.client import AgentClient
 from managers.cluster_watcher import ClusterWatcher
 from managers.scheduler.slurm import SlurmAdapter
@@ -83,14 +84,19 @@ async def main(calls: int) -> None:
     policy = await load_policy(engine, url)
     await policy.sync_derived_roles("alice", projects=["chem"], is_admin=False)
     scheduler = SlurmAdapter()
+    settings = load_settings(database_url=url)
     services = Services(
         policy,
         agents,
         scheduler,
         ClusterWatcher(scheduler, _ignore),
-        SessionStore(database, load_settings(database_url=url)),
+        SessionStore(database, settings),
+        database,
+        settings,
     )
-    gate = VerbGate(services, Auditor(database))
+    tools = discover(settings.disabled_tools)
+    await ensure_rules(policy, tools)
+    gate = await open_gate(services, Auditor(database), tools)
     alice = Identity(1, "alice", "Alice", "")
     make_folder()
     try:

@@ -6,9 +6,14 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import app.models  # noqa: F401 - registers the core's tables on SQLModel.metadata
 from app.db import ensure_sqlite_dir, sync_url
 from app.settings import load_settings
+from app.tools import installed_models
+
+# Every installed tool's tables too, disabled or not: one history for the site, so
+# enabling a tool later needs no migration of its own.
+installed_models()
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or sync_url(load_settings().database_url)

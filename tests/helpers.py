@@ -10,12 +10,18 @@ import re
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.verbs import Services, VerbGate
+from managers.agent.client import AgentClient
 
 FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
 
@@ -163,3 +169,90 @@ def post_job(client: httpx.Client, portal_url: str, form: dict[str, str]) -> str
     answer = client.post(f"{portal_url}/jobs/new", data=form)
     assert answer.status_code == 303, answer.text[:2000]
     return str(answer.headers["location"]).rsplit("/", 1)[-1]
+
+
+@dataclass
+class LocalGate:
+    """A verb gate in the test's own process, built as create_app builds it: real
+    Casbin on ``url``'s database, the given agents, real Slurm, every installed tool."""
+
+    gate: VerbGate
+    services: Services
+    engine: AsyncEngine
+    database: async_sessionmaker[AsyncSession]
+
+    async def close(self) -> None:
+        await self.gate.auditor.close()
+        await self.engine.dispose()
+
+
+async def local_gate(
+    url: str,
+    agents: AgentClient,
+    publish: Callable[[str | None, dict[str, Any]], Awaitable[None]] | None = None,
+) -> LocalGate:
+    """``publish`` receives what the watcher and the notifier would put on the bus."""
+    from alembic import command
+
+    from app.audit import Auditor
+    from app.db import alembic_config, create_engine, session_factory
+    from app.logs import get_logger
+    from app.notify import Mailer, NotificationStore, Notifier
+    from app.policy import load_policy
+    from app.security.sessions import SessionStore
+    from app.settings import load_settings
+    from app.tools import discover, ensure_rules, open_gate
+    from managers.cluster_watcher import ClusterWatcher
+    from managers.scheduler.slurm import SlurmAdapter
+
+    async def ignore(audience: str | None, payload: dict[str, Any]) -> None:
+        return None
+
+    publish = publish or ignore
+    command.upgrade(alembic_config(url), "head")
+    engine = create_engine(url)
+    database = session_factory(engine)
+    policy = await load_policy(engine, url)
+    settings = load_settings(database_url=url)
+    scheduler = SlurmAdapter()
+    watcher = ClusterWatcher(scheduler, publish)
+    await watcher.refresh()
+    notifier = Notifier(
+        NotificationStore(database),
+        scheduler,
+        publish,
+        Mailer(settings.mail),
+        settings.public_url,
+        get_logger("tests.notify"),
+    )
+    services = Services(
+        policy,
+        agents,
+        scheduler,
+        watcher,
+        SessionStore(database, settings),
+        database,
+        settings,
+        notifier=notifier,
+    )
+    tools = discover(settings.disabled_tools)
+    await ensure_rules(policy, tools)
+    gate = await open_gate(services, Auditor(database), tools)
+    return LocalGate(gate, services, engine, database)
+
+
+def portal_templates() -> Any:
+    """The Jinja templates a portal with every installed tool renders with."""
+    from app.tools import discover, template_folders
+    from app.web.templating import build_templates
+
+    tools = discover()
+    return build_templates(template_folders(tools), tools)
+
+
+def portal_renderers() -> dict[str, Any]:
+    """Every live-event renderer of such a portal, the core's and the tools'."""
+    from app.realtime.fragments import CORE_RENDERERS
+    from app.tools import discover, renderers_of
+
+    return {**CORE_RENDERERS, **renderers_of(discover())}

@@ -29,8 +29,8 @@ from sqlmodel import Session, create_engine
 from websockets.sync.client import connect
 from websockets.typing import Origin, Subprotocol
 
-from app.models import NotebookSession
 from managers.notebooks.launch import batch_script
+from wrappers.notebooks.models import NotebookSession
 
 JUPYTER_ENV = os.environ.get("ONESTOP_NOTEBOOKS__JUPYTER_ENV", "/opt/onestop/jupyter")
 

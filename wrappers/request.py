@@ -6,10 +6,15 @@ whole of what a page takes from the app besides rendering.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from starlette.requests import HTTPConnection
 
 from app.security.sessions import Identity, session_of
 from app.verbs import VerbGate
+from app.verbs.services import Extensions
+
+T = TypeVar("T")
 
 
 def viewer(request: HTTPConnection) -> Identity:
@@ -22,3 +27,13 @@ def viewer(request: HTTPConnection) -> Identity:
 def verb_gate(request: HTTPConnection) -> VerbGate:
     gate: VerbGate = request.app.state.verbs
     return gate
+
+
+def own(request: HTTPConnection, kind: type[T]) -> T:
+    """The tool's own service of this type (``Tool.provides``), for a page or a route
+    that needs it directly (the notebook proxy); verbs ask ``services.own``."""
+    extensions: Extensions = request.app.state.extensions
+    value = extensions.get(kind)
+    if value is None:
+        raise RuntimeError(f"no tool provided a {kind.__name__}")
+    return value

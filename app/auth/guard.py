@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.security.sessions import session_of
 
 PUBLIC_PATHS = frozenset({"/login", "/auth/callback", "/signed-out", "/healthz"})
-# /p/<secret>: public links (app/web/public_links.py), which check the link themselves.
+# /p/<secret>: public links (wrappers/files/public_links.py), which check the link themselves.
 PUBLIC_PREFIXES = ("/static/", "/vendor/", "/p/")
 
 

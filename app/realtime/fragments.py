@@ -7,115 +7,45 @@ the server: a user's job event is only ever rendered on that user's channel.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.templating import Jinja2Templates
 
+from app.realtime.render import Event, Renderer, Viewing
 from app.security.sessions import Identity
-from app.verbs.notebooks import SessionView
-from managers.cluster_watcher import cluster_event, jobs_event, project_jobs_event
+from managers.cluster_watcher import cluster_event
 from managers.scheduler import ClusterSnapshot
-from managers.scheduler.models import ACTIVE_JOB_STATES, Job
+
+__all__ = ["CORE_RENDERERS", "FragmentCache", "cluster_event", "render_event"]
 
 
 def render_event(
     templates: Jinja2Templates,
     viewer: Identity,
-    event: dict[str, Any],
+    event: Event,
     csrf: str = "",
     projects: Mapping[str, bool] | None = None,
+    *,
+    renderers: Mapping[str, Renderer],
 ) -> str | None:
-    """The out-of-band swap for ``event``, or None when it is not for this viewer.
-
-    ``csrf`` is the viewer's token, for the forms inside fragments (a cancel button).
-    ``projects`` maps the projects whose jobs the viewer may see to whether they may
-    also cancel them (from policy, see app/web/project_jobs.py).
-    """
-    kind = event.get("kind")
-    if kind == "cluster":
-        snapshot = ClusterSnapshot.model_validate(event["snapshot"])
-        template = templates.get_template("partials/cluster.html")
-        return template.render(snapshot=snapshot, oob=True)
-    changed = event.get("changed")
-    if kind == "jobs" and event.get("user") == viewer.unix_name:
-        jobs = [Job.model_validate(job) for job in event.get("jobs", [])]
-        active = [job for job in jobs if job.state in ACTIVE_JOB_STATES]
-        touched = [job for job in jobs if changed is None or job.job_id in changed]
-        # One event updates every place a job is shown; htmx swaps the ones the
-        # viewer's page has (dashboard card, jobs list, a job's own page).
-        return "".join(
-            [
-                templates.get_template("partials/my_jobs.html").render(jobs=active, oob=True),
-                templates.get_template("jobs/_table.html").render(jobs=jobs, oob=True, csrf=csrf),
-                *(
-                    templates.get_template(name).render(job=job, oob=True, csrf=csrf)
-                    for job in touched
-                    for name in ("jobs/_status.html", "jobs/_details.html")
-                ),
-            ]
-        )
-    if kind == "notebooks" and event.get("user") == viewer.unix_name:
-        # Her notebook sessions (app/notebooks_monitor.py): the list, each session's
-        # own page and the dashboard card, whichever the viewer's page has.
-        sessions = [SessionView.model_validate(item) for item in event.get("sessions", [])]
-        return "".join(
-            [
-                templates.get_template("notebooks/_sessions.html").render(
-                    sessions=sessions, oob=True, csrf=csrf
-                ),
-                templates.get_template("notebooks/_card.html").render(
-                    notebook_sessions=sessions, oob=True
-                ),
-                *(
-                    templates.get_template("notebooks/_session.html").render(
-                        s=session, oob=True, csrf=csrf
-                    )
-                    for session in sessions
-                ),
-            ]
-        )
-    if kind == "notifications" and event.get("user") == viewer.unix_name:
-        # The bell in the navigation bar, on whichever page the viewer has open.
-        template = templates.get_template("partials/bell.html")
-        return template.render(unseen=int(event.get("unseen", 0)), oob=True)
-    project = str(event.get("project", ""))
-    if kind == "project_jobs" and projects is not None and project in projects:
-        may_act = projects[project]
-        # The viewer's own jobs arrive on their own channel; these are the others'.
-        others = [
-            job
-            for job in (Job.model_validate(job) for job in event.get("jobs", []))
-            if job.user != viewer.unix_name
-        ]
-        return "".join(
-            [
-                templates.get_template("jobs/_project_table.html").render(
-                    project=project, jobs=others, oob=True
-                ),
-                *(
-                    templates.get_template(name).render(
-                        job=job, oob=True, csrf=csrf, may_act=may_act
-                    )
-                    for job in others
-                    if changed is None or job.job_id in changed
-                    for name in ("jobs/_status.html", "jobs/_details.html")
-                ),
-            ]
-        )
-    return None
+    """The out-of-band swaps for ``event``, or None when it is not for this viewer:
+    the renderer of the event's kind decides (the core's, or the tool's that owns it)."""
+    renderer = renderers.get(str(event.get("kind", "")))
+    if renderer is None:
+        return None
+    return renderer.render(Viewing(templates, viewer, csrf, projects), event)
 
 
-def current_events(
-    snapshot: ClusterSnapshot, unix_name: str, shared: Sequence[Any] = ()
-) -> list[dict[str, Any]]:
-    """The events that bring a freshly connected viewer up to date; ``shared`` holds
-    the jobs.project results of the projects they may watch."""
-    events = [cluster_event(snapshot), jobs_event(snapshot, unix_name)]
-    for view in shared:
-        whole = snapshot.model_copy(update={"jobs": view.jobs})
-        events.append(project_jobs_event(whole, view.project))
-    return events
+def render_cluster(viewing: Viewing, event: Event) -> str | None:
+    """The dashboard's cluster card: the same for everyone."""
+    snapshot = ClusterSnapshot.model_validate(event["snapshot"])
+    template = viewing.templates.get_template("partials/cluster.html")
+    return template.render(snapshot=snapshot, oob=True)
+
+
+# The core's own kind; every other one is a tool's (Tool.renderers).
+CORE_RENDERERS: dict[str, Renderer] = {"cluster": Renderer(render_cluster, same_for_all=True)}
 
 
 class FragmentCache:
@@ -126,7 +56,8 @@ class FragmentCache:
     event, then costs one rendering instead of one per socket. Bounded, oldest out.
     """
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, renderers: Mapping[str, Renderer], size: int = 256) -> None:
+        self.renderers = renderers
         self._size = size
         self._items: OrderedDict[tuple[Any, ...], str | None] = OrderedDict()
 
@@ -140,14 +71,15 @@ class FragmentCache:
     ) -> str | None:
         digest = event.get("digest")
         if not digest:
-            return render_event(templates, viewer, event, csrf, projects)
+            return render_event(templates, viewer, event, csrf, projects, renderers=self.renderers)
         key: tuple[Any, ...] = (digest,)
-        if event.get("kind") != "cluster":  # the same for everyone
+        renderer = self.renderers.get(str(event.get("kind", "")))
+        if renderer is None or not renderer.same_for_all:
             key += (viewer.unix_name, csrf, tuple(sorted((projects or {}).items())))
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
-        fragment = render_event(templates, viewer, event, csrf, projects)
+        fragment = render_event(templates, viewer, event, csrf, projects, renderers=self.renderers)
         self._items[key] = fragment
         if len(self._items) > self._size:
             self._items.popitem(last=False)

@@ -20,10 +20,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.logs import get_logger
 from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
-from app.realtime.fragments import current_events, render_event
+from app.realtime.fragments import cluster_event, render_event
 from app.realtime.together import until_one_ends
 from app.security.sessions import Identity, session_of
-from app.web.project_jobs import project_access
 
 log = get_logger("onestop.ws")
 
@@ -95,8 +94,12 @@ async def live(websocket: WebSocket) -> None:
                 following[1].cancel()
 
     async def send() -> None:
-        # Projects whose jobs this viewer may see (decided once, by policy, per socket).
-        projects = await project_access(websocket, identity)
+        # Projects whose events this viewer may see, each tool asking its policy
+        # (Tool.project_access), decided once per socket.
+        projects: dict[str, bool] = {}
+        for access in websocket.app.state.project_access:
+            for project, may_act in (await access(websocket, identity)).items():
+                projects[project] = projects.get(project, False) or may_act
         channels = (
             cluster_channel(),
             user_channel(identity.unix_name),
@@ -106,13 +109,17 @@ async def live(websocket: WebSocket) -> None:
         async with bus.subscribe(*channels) as events:
             # Whatever changed between the page's render and this connection, catch up.
             view = await verbs.call(identity, "cluster.snapshot")
-            shared = [await verbs.call(identity, "jobs.project", project=p) for p in projects]
+            cache = websocket.app.state.fragments
             if view.snapshot is not None:
-                for event in current_events(view.snapshot, identity.unix_name, shared):
-                    fragment = render_event(templates, identity, event, csrf, projects)
+                caught_up = [cluster_event(view.snapshot)]
+                for catch_up in websocket.app.state.catch_ups:
+                    caught_up += await catch_up(verbs, identity, view.snapshot, list(projects))
+                for event in caught_up:
+                    fragment = render_event(
+                        templates, identity, event, csrf, projects, renderers=cache.renderers
+                    )
                     if fragment is not None:
                         await send_text(fragment)
-            cache = websocket.app.state.fragments
             async for event in events:
                 fragment = cache.render(templates, identity, event, csrf, projects)
                 if fragment is not None:

@@ -1,25 +1,21 @@
-"""The verb interface: the catalog and the one gate in front of every manager."""
+"""The verb interface: the catalog and the one gate in front of every manager.
 
-from app.verbs import (  # noqa: F401 - registers verbs
-    cluster,
-    files,
-    files_manage,
-    files_share,
-    files_transfer,
-    history,
-    jobs,
-    notebooks,
-    notifications,
-    policy,
-    sessions,
-    templates,
-)
-from app.verbs.catalog import CATALOG, Verb
+The core's own verbs are here (the cluster, who may do what, signed-in sessions);
+every other verb is a tool's (``Tool.verbs``) and joins the gate's catalog while
+the tool is enabled (app/tools.py ``catalog_of``).
+"""
+
+from app.verbs import cluster, policy, sessions
+from app.verbs.catalog import Catalog, Verb
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
-from app.verbs.gate import Services, VerbGate
+from app.verbs.gate import VerbGate
+from app.verbs.services import Services
+
+CORE_VERBS = (*cluster.VERBS, *policy.VERBS, *sessions.VERBS)
 
 __all__ = [
-    "CATALOG",
+    "CORE_VERBS",
+    "Catalog",
     "Services",
     "Verb",
     "VerbDenied",

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.security.sessions import Identity
-from app.verbs.catalog import NoArgs, Verb, register
+from app.verbs.catalog import NoArgs, Verb
 from managers.scheduler import ClusterSnapshot
 
 
@@ -29,7 +29,7 @@ async def latest_snapshot(args: Any, identity: Identity, services: Any) -> Clust
     return ClusterView(snapshot=snapshot)
 
 
-register(
+VERBS: tuple[Verb[Any, Any], ...] = (
     Verb(
         "cluster.snapshot",
         NoArgs,

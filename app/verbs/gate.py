@@ -7,26 +7,19 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError, create_model
 
 from app.audit import Auditor
-from app.job_templates import TemplateStore
 from app.logs import get_logger
-from app.notebooks import Notebooks
-from app.notify import Notifier
-from app.policy import PolicyEnforcer, PolicyInputError, canonical_object
-from app.security.sessions import Identity, SessionStore
-from app.shares import ShareStore
-from app.verbs.catalog import CATALOG, Verb
+from app.policy import PolicyInputError, canonical_object
+from app.security.sessions import Identity
+from app.verbs.catalog import Catalog, Verb
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
-from managers.agent.client import AgentClient, AgentUnavailable
-from managers.agent.remote import RemoteAgentClient
-from managers.cluster_watcher import ClusterWatcher
+from app.verbs.services import Services
+from managers.agent.client import AgentUnavailable
 from managers.errors import OperationError
-from managers.scheduler import SchedulerAdapter
 
 log = get_logger("onestop.verbs")
 
@@ -35,42 +28,24 @@ log = get_logger("onestop.verbs")
 POKE_DELAY = 0.05
 
 
-@dataclass
-class Services:
-    """What verbs may use: handed in once, never imported by tools."""
-
-    policy: PolicyEnforcer
-    agents: AgentClient | RemoteAgentClient
-    scheduler: SchedulerAdapter
-    watcher: ClusterWatcher
-    sessions: SessionStore
-    # Job-end notifications and e-mail requests (the portal's own records).
-    notifier: Notifier | None = None
-    # The job composer's saved jobs (app/job_templates.py); None where a caller has
-    # no database for them, and the template verbs then say so.
-    templates: TemplateStore | None = None
-    # File shares and public links (app/shares.py); None: the sharing verbs say so.
-    shares: ShareStore | None = None
-    # Notebook sessions (app/notebooks.py); None: the notebook verbs say so.
-    notebooks: Notebooks | None = None
-
-
 class VerbGate:
     def __init__(
         self,
         services: Services,
         auditor: Auditor,
+        catalog: Catalog,
         recent_sign_in_seconds: float = 1800,
         heavy_partition: str = "",
     ) -> None:
         self.services = services
         self.auditor = auditor
+        self.catalog = catalog
         self.recent_sign_in_seconds = recent_sign_in_seconds
         self.heavy_partition = heavy_partition
 
-    async def call(self, identity: Identity, name: str, /, **arguments: Any) -> Any:
+    async def call(self, identity: Identity, name: str, /, **arguments: object) -> Any:
         """The verb's result model, or a VerbError subclass with a plain message."""
-        verb = CATALOG.get(name)
+        verb = self.catalog.get(name)
         if verb is None:
             raise VerbInvalid(f"There is no operation called {name!r}.", "unknown-verb")
         try:
@@ -142,10 +117,10 @@ class VerbGate:
         await self._audit(identity, verb, obj, "ok", _ms(started), urgent=verb.recent_sign_in)
         return result
 
-    async def allowed(self, identity: Identity, name: str, /, **arguments: Any) -> bool:
+    async def allowed(self, identity: Identity, name: str, /, **arguments: object) -> bool:
         """Whether policy would let this call through (for showing or hiding a button;
         the call itself is still checked). Not audited: nothing happens."""
-        verb = CATALOG[name]
+        verb = self.catalog[name]
         try:
             args = verb.args.model_validate(arguments)
             located = await verb.target(args, identity, self.services)
@@ -155,7 +130,9 @@ class VerbGate:
         except (ValidationError, PolicyInputError):
             return False
 
-    async def _dispatch(self, verb: Verb, args: BaseModel, identity: Identity) -> BaseModel:
+    async def _dispatch(
+        self, verb: Verb[BaseModel, BaseModel], args: BaseModel, identity: Identity
+    ) -> BaseModel:
         if verb.local is not None:
             return await verb.local(args, identity, self.services)
         assert verb.op is not None
@@ -190,7 +167,7 @@ class VerbGate:
     async def _audit(
         self,
         identity: Identity,
-        verb: Verb,
+        verb: Verb[Any, Any],
         obj: str,
         outcome: str,
         ms: float,
@@ -217,7 +194,7 @@ class VerbGate:
 PATH_FIELDS = ("path", "destination")
 
 
-def _canonical_paths(verb: Verb, args: BaseModel) -> BaseModel:
+def _canonical_paths(verb: Verb[Any, Any], args: BaseModel) -> BaseModel:
     """File verbs act on exactly the path policy was asked about: the canonical one,
     not the spelling that came in (``/home/bob/../alice`` is ``/home/alice``)."""
     if verb.kind != "file":
@@ -267,7 +244,7 @@ def _explain(error: ValidationError) -> str:
     return f"{where}: {first.get('msg', 'is not valid')}"
 
 
-async def agent_work(services: Any, user: str, op: str, **arguments: Any) -> dict[str, Any]:
+async def agent_work(services: Services, user: str, op: str, **arguments: object) -> dict[str, Any]:
     """One operation in ``user``'s agent, for a local verb that does several (a share
     with its bookkeeping, a notebook start). Failures read as the gate's own do: no
     agent is VerbUnavailable, the agent's refusal is VerbFailed in its words, and an

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from app.policy import ROLES
 from app.security.sessions import Identity
-from app.verbs.catalog import NoArgs, Verb, register
+from app.verbs.catalog import NoArgs, Verb
 from app.verbs.errors import VerbFailed
 
 
@@ -56,7 +56,7 @@ async def revoke(args: Any, identity: Identity, services: Any) -> Changed:
     return Changed(changed=await services.policy.revoke(args.subject, args.role, args.domain))
 
 
-register(
+VERBS: tuple[Verb[Any, Any], ...] = (
     Verb("policy.list", NoArgs, Rules, "policy", "read", rules_object, local=list_rules),
     Verb(
         "policy.grant",

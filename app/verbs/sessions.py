@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.security.sessions import Identity
-from app.verbs.catalog import NoArgs, Verb, register
+from app.verbs.catalog import NoArgs, Verb
 from app.verbs.errors import VerbInvalid
 
 
@@ -65,7 +65,7 @@ async def end_sessions(args: Any, identity: Identity, services: Any) -> Ended:
     raise VerbInvalid("Choose a session or a person on the list first.")
 
 
-register(
+VERBS: tuple[Verb[Any, Any], ...] = (
     Verb(
         "sessions.list", NoArgs, SessionList, "session", "read", all_sessions, local=list_sessions
     ),

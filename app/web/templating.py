@@ -43,6 +43,7 @@ def build_templates(
         job_rows=job_rows,
         # The tools with a page of their own, in the navigation bar (app/tools.py).
         nav_tools=[tool for tool in nav_tools if tool.url],
+        nav_items=[tool for tool in nav_tools if tool.nav_item],
     )
     return Jinja2Templates(env=env)
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from managers.agent import protocol
 from managers.agent.client import AgentClient, AgentUnavailable
-from managers.agent.operations import REMOTE_OPERATIONS
+from managers.agent.operations import remote_names
 from managers.errors import OperationError
 from managers.logs import get_logger
 
@@ -179,7 +179,7 @@ class AgentGateway:
             isinstance(user, str)
             and re.fullmatch(self.name_pattern, user)
             and isinstance(op, str)
-            and op in REMOTE_OPERATIONS
+            and op in remote_names()
             and isinstance(args, dict)
         ):
             outcome = "invalid"

@@ -1,20 +1,22 @@
-"""What an agent can be asked to do: a fixed table of named operations.
+"""What an agent can be asked to do: a table of named operations.
 
-``heavy`` operations count against the per-user cap; ``returns_fd`` ones hand an
-open file back over the Unix socket instead of bytes.
+The agent's own operations are here; every other one is a tool's, registered under
+the entry point group ``onestop.agent_operations`` (one mapping per tool, named after
+it), so nothing in this package names a tool. ``heavy`` operations count against the
+per-user cap; ``returns_fd`` ones hand an open file back over the Unix socket instead
+of bytes.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
-from managers.execution import operations as execution
-from managers.files import listing, manage, sharing, transfer, watch
-from managers.files import operations as files
-from managers.notebooks import operations as notebooks
+ENTRY_POINT_GROUP = "onestop.agent_operations"
 
 
 @dataclass(frozen=True)
@@ -32,52 +34,32 @@ def _sleep(seconds: float) -> dict[str, Any]:
     return {"slept": seconds}
 
 
-OPERATIONS: dict[str, Operation] = {
-    "files.stat": Operation(files.stat_path),
-    "files.list": Operation(files.list_folder),
-    "files.read": Operation(files.open_for_reading, returns_fd=True),
-    "files.write": Operation(files.write_file),
-    "files.copy": Operation(manage.copy_item, heavy=True),
-    # The file manager (managers/files/listing.py, manage.py).
-    "files.page": Operation(listing.list_page),
-    "files.mkdir": Operation(manage.make_folder),
-    "files.create": Operation(manage.create_file),
-    "files.move": Operation(manage.move),
-    "files.trash": Operation(manage.trash),
-    "files.trash_list": Operation(manage.list_trash),
-    "files.restore": Operation(manage.restore),
-    "files.purge": Operation(manage.purge),
-    "files.trash_empty": Operation(manage.empty_trash, heavy=True),
-    "files.save": Operation(manage.save_text),
-    "files.usage": Operation(manage.usage),
-    # Blocks until the folder changes or its timeout; capped per agent (files/watch.py).
-    "files.watch": Operation(watch.watch_folder),
-    # Permissions, ACL shares and published items (managers/files/sharing.py).
-    "files.permissions": Operation(sharing.permissions),
-    "files.chmod": Operation(sharing.set_mode, heavy=True),
-    "files.owned": Operation(sharing.owned),
-    "files.share": Operation(sharing.grant, heavy=True),
-    "files.unshare": Operation(sharing.revoke, heavy=True),
-    "files.public_open": Operation(sharing.public_open, returns_fd=True),
-    "files.public_list": Operation(sharing.public_list),
-    # Uploads write through a descriptor and zips stream from a pipe on this node;
-    # not offered to other login nodes (the gateway streams reads only).
-    "files.upload_start": Operation(transfer.upload_start, remote=False),
-    "files.upload_open": Operation(transfer.upload_open, returns_fd=True, remote=False),
-    "files.upload_finish": Operation(transfer.upload_finish, remote=False),
-    "files.upload_cancel": Operation(transfer.upload_cancel, remote=False),
-    "files.zip": Operation(transfer.zip_stream, returns_fd=True),
-    "jobs.submit": Operation(execution.submit),
-    "jobs.cancel": Operation(execution.cancel),
-    "jobs.hold": Operation(execution.hold),
-    "jobs.release": Operation(execution.release),
-    "jobs.script": Operation(execution.batch_script),
-    # Notebook sessions: the session folder and its secret, then sbatch / scancel.
-    "notebooks.start": Operation(notebooks.start),
-    "notebooks.stop": Operation(notebooks.stop),
-    "notebooks.forget": Operation(notebooks.forget),
-    # Exists for the tests of the per-person cap; not a verb, not offered remotely.
+# Exists for the tests of the per-person cap; not a verb, not offered remotely.
+CORE_OPERATIONS: dict[str, Operation] = {
     "agent.sleep": Operation(_sleep, heavy=True, remote=False),
 }
 
-REMOTE_OPERATIONS = frozenset(name for name, op in OPERATIONS.items() if op.remote)
+
+def merge(tables: Mapping[str, Mapping[str, Operation]]) -> dict[str, Operation]:
+    """The core's operations and each tool's, refusing a name given twice or one
+    outside the tool's own prefix (a tool cannot replace another's operation)."""
+    merged = dict(CORE_OPERATIONS)
+    for tool, table in sorted(tables.items()):
+        for name, operation in table.items():
+            if not name.startswith(f"{tool}."):
+                raise ValueError(f"tool {tool!r} registers agent operation {name!r}")
+            if name in merged:
+                raise ValueError(f"agent operation {name!r} is registered twice")
+            merged[name] = operation
+    return merged
+
+
+@functools.cache
+def installed() -> dict[str, Operation]:
+    """Every installed tool's operations (read once per agent process)."""
+    tables = {entry.name: entry.load() for entry in entry_points(group=ENTRY_POINT_GROUP)}
+    return merge(tables)
+
+
+def remote_names() -> frozenset[str]:
+    return frozenset(name for name, op in installed().items() if op.remote)

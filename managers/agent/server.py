@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from managers.agent import background, protocol
-from managers.agent.operations import OPERATIONS
+from managers.agent.operations import installed
 from managers.errors import OperationError
 from managers.logs import get_logger
 
@@ -109,7 +109,7 @@ class AgentServer:
 
     def answer(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
         name = request.get("op")
-        operation = OPERATIONS.get(name) if isinstance(name, str) else None
+        operation = installed().get(name) if isinstance(name, str) else None
         if operation is None:
             return {"ok": False, "kind": "unknown-op", "message": f"No such operation {name!r}"}, []
         args = request.get("args") or {}

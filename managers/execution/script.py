@@ -1,6 +1,6 @@
 """From a job request to a batch script that says exactly what was asked, and no more.
 
-Every field is validated before it gets here (app/verbs/jobs.py); this module still
+Every field is validated before it gets here (wrappers/jobs/verbs/jobs.py); this module still
 refuses anything that could end an ``#SBATCH`` line or start a new one, so a field
 can never smuggle in an option or a command. ``parse_directives`` reads a script
 back, which the tests use to prove it.

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.web.efficiency import cpu_percent, efficiency, hints, size_words
 from app.web.words import seconds_words
 from managers.scheduler import Job, JobState, JobUsage
+from wrappers.jobs.efficiency import cpu_percent, efficiency, hints, size_words
 
 STARTED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 GB = 1024 * 1024

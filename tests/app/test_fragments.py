@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from app.realtime.fragments import FragmentCache, render_event
 from app.security.sessions import Identity
-from app.web.templating import build_templates
 from managers.cluster_watcher import cluster_event, jobs_event
 from managers.scheduler import ClusterSnapshot, JobState
 from managers.scheduler.models import Job
+from tests.helpers import portal_renderers, portal_templates
 
 ALICE = Identity(user_id=1, unix_name="alice", display_name="Alice", email="")
 BOB = Identity(user_id=2, unix_name="bob", display_name="Bob", email="")
@@ -24,28 +24,30 @@ def snapshot() -> ClusterSnapshot:
 
 
 def test_only_changed_jobs_get_new_status_fragments() -> None:
-    templates = build_templates()
+    templates = portal_templates()
     event = jobs_event(snapshot(), "alice", changed=["2"])
-    html = render_event(templates, ALICE, event, csrf="t")
+    html = render_event(templates, ALICE, event, csrf="t", renderers=portal_renderers())
     assert html is not None
     assert 'id="job-status-2"' in html and 'id="job-details-2"' in html
     assert 'id="job-status-1"' not in html and 'id="job-status-3"' not in html
     assert 'id="job-list"' in html, "the list itself is always redrawn"
-    caught_up = render_event(templates, ALICE, jobs_event(snapshot(), "alice"), csrf="t")
+    caught_up = render_event(
+        templates, ALICE, jobs_event(snapshot(), "alice"), csrf="t", renderers=portal_renderers()
+    )
     assert caught_up is not None and 'id="job-status-1"' in caught_up
 
 
 def test_a_job_event_is_never_rendered_for_someone_else() -> None:
-    templates = build_templates()
+    templates = portal_templates()
     event = {**jobs_event(snapshot(), "alice"), "digest": "d1"}
-    cache = FragmentCache()
+    cache = FragmentCache(portal_renderers())
     assert cache.render(templates, ALICE, event, "t") is not None
     assert cache.render(templates, BOB, event, "u") is None
 
 
 def test_equal_renderings_are_shared_and_the_cache_is_bounded() -> None:
-    templates = build_templates()
-    cache = FragmentCache(size=2)
+    templates = portal_templates()
+    cache = FragmentCache(portal_renderers(), size=2)
     cluster = {**cluster_event(snapshot()), "digest": "c1"}
     first = cache.render(templates, ALICE, cluster)
     assert first is not None

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from app.web.job_rows import ArrayRow, job_rows
-from app.web.templating import build_templates
 from managers.scheduler import Job, JobState
+from tests.helpers import portal_templates
 
 
 def job(job_id: str, state: JobState) -> Job:
@@ -23,5 +23,5 @@ def test_array_tasks_are_one_row_with_counts() -> None:
     array = rows[0]
     assert isinstance(array, ArrayRow)
     assert dict(array.counts) == {"running": 2, "completed": 1, "pending": 1}
-    html = build_templates().get_template("jobs/_table.html").render(jobs=jobs, oob=False)
+    html = portal_templates().get_template("jobs/_table.html").render(jobs=jobs, oob=False)
     assert 'data-array="9"' in html and "2 running" in html and 'data-job="9_2"' in html

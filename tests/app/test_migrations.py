@@ -96,8 +96,10 @@ def test_rules_added_by_migrations_are_shipped_defaults() -> None:
 
     from app.db import REPO_ROOT
     from app.policy.defaults import default_rules
+    from app.tools import discover
 
     shipped = [tuple(rule) for rule in default_rules()]
+    shipped += [tuple(rule) for tool in discover() for rule in tool.rules()]
     for name in ("0003_templates_notifications", "0005_notebook_sessions"):
         path = REPO_ROOT / f"migrations/versions/{name}.py"
         spec = importlib.util.spec_from_file_location(f"migration_{name}", path)

@@ -13,9 +13,9 @@ from app.main import create_app
 from app.realtime.fragments import render_event
 from app.security.sessions import Identity
 from app.settings import OIDCSettings, load_settings
-from app.web.templating import build_templates
 from managers.cluster_watcher import cluster_event
 from managers.scheduler import ClusterSnapshot, Node, NodeState
+from tests.helpers import portal_renderers, portal_templates
 
 
 async def test_sign_in_while_the_provider_is_down(tmp_path: Path) -> None:
@@ -41,7 +41,9 @@ def test_an_unreachable_scheduler_is_shown_as_such() -> None:
         nodes=[Node(name="node1", state=NodeState.IDLE, cpus=2)],
     )
     viewer = Identity(1, "alice", "Alice Anderson", "")
-    html = render_event(build_templates(), viewer, cluster_event(snapshot))
+    html = render_event(
+        portal_templates(), viewer, cluster_event(snapshot), renderers=portal_renderers()
+    )
     assert html is not None
     assert "The scheduler is not answering right now" in html
     assert 'data-node="node1"' in html, "what was known stays visible"
@@ -50,4 +52,4 @@ def test_an_unreachable_scheduler_is_shown_as_such() -> None:
 def test_a_viewer_never_renders_someone_elses_jobs() -> None:
     viewer = Identity(1, "alice", "Alice Anderson", "")
     event = {"kind": "jobs", "user": "bob", "jobs": []}
-    assert render_event(build_templates(), viewer, event) is None
+    assert render_event(portal_templates(), viewer, event, renderers=portal_renderers()) is None

@@ -68,8 +68,13 @@ def test_every_setting_is_in_the_readme() -> None:
                 found.append(prefix + name)
         return found
 
-    everything = keys(Settings)
-    assert len(everything) > 30
+    from app.tools import discover, settings_sections
+
+    # The core's keys, and each tool's section (Tool.settings) as "<tool>.key".
+    everything = [key for key in keys(Settings) if key != "sections"]
+    for name, model in settings_sections(discover()).items():
+        everything += keys(model, f"{name}.")
+    assert len(everything) > 30 and "notebooks.jupyter_env" in everything
     assert [key for key in everything if f"`{key}`" not in readme] == []
 
 

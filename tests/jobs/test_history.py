@@ -85,7 +85,7 @@ def by_id(found: list[JobUsage]) -> dict[str, JobUsage]:
 async def test_alice_sees_her_jobs_with_states_numbers_and_hints(
     harness: Harness, jobs: Jobs
 ) -> None:
-    from app.web.efficiency import efficiency
+    from wrappers.jobs.efficiency import efficiency
 
     view = await harness.gate.call(harness.person("alice"), "jobs.history", name=jobs.tag)
     found = by_id(view.jobs)

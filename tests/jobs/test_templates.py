@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from app.job_templates import EXAMPLES, TemplateStore
 from app.verbs import VerbDenied, VerbFailed, VerbInvalid
 from tests.helpers import submit_as
 from tests.verbs.conftest import Harness
+from wrappers.jobs.template_store import EXAMPLES, TemplateStore
 
 SCRIPT = "#!/bin/bash\necho hello from $(hostname)\n"
 

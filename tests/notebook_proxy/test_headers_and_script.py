@@ -7,13 +7,13 @@ import subprocess
 
 import pytest
 
-from app.notebook_proxy.headers import (
+from managers.notebooks.launch import batch_script
+from wrappers.notebooks.proxy.headers import (
     confined_cookie,
     downstream_headers,
     inside_session,
     upstream_headers,
 )
-from managers.notebooks.launch import batch_script
 
 PREFIX = "/notebooks/0123456789abcdef/"
 PORTAL = frozenset({"onestop_session"})

@@ -30,7 +30,6 @@ from sqlalchemy import create_engine, text
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from app.notebook_proxy import probe
 from tests.conftest import Portal
 from tests.helpers import new_client, sign_in
 from tests.jupyter_session import (
@@ -41,6 +40,7 @@ from tests.jupyter_session import (
     jupyter_as,
     register,
 )
+from wrappers.notebooks.proxy import probe
 
 # Everything any browser got back in this module, checked for the secrets at the end.
 SEEN: list[str] = []

@@ -19,22 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 
-from app.audit import Auditor
-from app.db import alembic_config, create_engine, session_factory
 from app.logs import get_logger
-from app.notebooks import Notebooks, NotebookStore
-from app.notebooks_monitor import NotebookMonitor
-from app.notify import Mailer, NotificationStore, Notifier
-from app.policy import load_policy
-from app.security.sessions import Identity, SessionStore
-from app.settings import load_settings
-from app.verbs import Services, VerbGate
+from app.security.sessions import Identity
+from app.verbs import VerbGate
 from managers.agent.client import AgentClient
-from managers.cluster_watcher import ClusterWatcher
-from managers.scheduler.slurm import SlurmAdapter
 from tests.agents.conftest import stop_agents
+from tests.helpers import local_gate
+from wrappers.notebooks.monitor import NotebookMonitor
+from wrappers.notebooks.store import Notebooks
 
 JUPYTER_ENV = "/opt/onestop/jupyter"
 
@@ -89,7 +82,7 @@ class NotebookHarness:
 
 async def probe(host: str, port: int, session_id: str, secret: str) -> bool:
     """The proxy's own probe (imported when first needed)."""
-    from app.notebook_proxy import probe as real
+    from wrappers.notebooks.proxy import probe as real
 
     return bool(await real(host, port, session_id, secret))
 
@@ -114,34 +107,11 @@ async def notebook_harness(
 ) -> AsyncIterator[NotebookHarness]:
     assert os.access(f"{JUPYTER_ENV}/bin/jupyter-lab", os.X_OK), "run scripts/setup.sh first"
     url = f"sqlite:///{tmp_path_factory.mktemp('notebooks')}/onestop.db"
-    command.upgrade(alembic_config(url), "head")
-    engine = create_engine(url)
-    database = session_factory(engine)
-    policy = await load_policy(engine, url)
-    settings = load_settings(database_url=url)
-    scheduler = SlurmAdapter()
     recorder = Recorder()
-    watcher = ClusterWatcher(scheduler, recorder)
-    await watcher.refresh()
     agents = AgentClient(str(module_runtime))
-    notebooks = Notebooks(NotebookStore(database), settings.notebooks)
-    services = Services(
-        policy,
-        agents,
-        scheduler,
-        watcher,
-        SessionStore(database, settings),
-        notifier=Notifier(
-            NotificationStore(database),
-            scheduler,
-            recorder,
-            Mailer(settings.mail),
-            settings.public_url,
-            get_logger("tests.notify"),
-        ),
-        notebooks=notebooks,
-    )
-    gate = VerbGate(services, Auditor(database))
+    built = await local_gate(url, agents, recorder)
+    gate, services, policy = built.gate, built.services, built.services.policy
+    notebooks = services.own(Notebooks)
     for name, projects, admin in [("alice", ["chem"], False), ("bob", ["chem"], False)]:
         await policy.sync_derived_roles(name, projects=projects, is_admin=admin)
     monitor = NotebookMonitor(notebooks, services, recorder, probe, get_logger("tests.notebooks"))
@@ -153,8 +123,7 @@ async def notebook_harness(
             for row in await notebooks.store.of_owner(person):
                 end_session(row.id, person)
         agents.close()
-        await gate.auditor.close()
-        await engine.dispose()
+        await built.close()
 
 
 def squeue(job_id: str, fields: str = "%u %T %j") -> str:

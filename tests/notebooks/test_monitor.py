@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from app.logs import get_logger
-from app.notebooks_monitor import NotebookMonitor
 from managers.scheduler.slurm import SlurmAdapter
 from tests.notebooks.conftest import NotebookHarness, probe, squeue
+from wrappers.notebooks.monitor import NotebookMonitor
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from app.models import NotebookSession
-from app.notebooks_monitor import ENDED_WORDS, decide, node_address, server_address
-from app.verbs.notebooks import queued_job, session_view
 from managers.scheduler import ClusterSnapshot, Job, JobState
 from managers.scheduler.slurm import parse
+from wrappers.notebooks.models import NotebookSession
+from wrappers.notebooks.monitor import ENDED_WORDS, decide, node_address, server_address
+from wrappers.notebooks.verbs import queued_job, session_view
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "slurm-22.05"
 
@@ -142,7 +142,7 @@ def test_accounting_says_why_a_session_ended_after_it_left_the_queue() -> None:
 def test_her_tabs_show_the_warning_and_nobody_elses_render_it() -> None:
     from app.realtime.fragments import render_event
     from app.security.sessions import Identity
-    from app.web.templating import build_templates
+    from tests.helpers import portal_renderers, portal_templates
 
     now = datetime.now(UTC)
     ending = row(
@@ -158,11 +158,22 @@ def test_her_tabs_show_the_warning_and_nobody_elses_render_it() -> None:
         "user": "alice",
         "sessions": [session_view(ending, None, now).model_dump(mode="json")],
     }
-    html = render_event(build_templates(), Identity(1, "alice", "Alice", ""), event, "tok")
+    html = render_event(
+        portal_templates(),
+        Identity(1, "alice", "Alice", ""),
+        event,
+        "tok",
+        renderers=portal_renderers(),
+    )
     assert html is not None
     assert 'id="notebook-sessions" hx-swap-oob="true"' in html
     assert f'id="notebook-session-{RUNNING_ID}" hx-swap-oob="true"' in html
     assert 'id="notebooks-card" hx-swap-oob="true"' in html
     assert "save your work now" in html and 'role="alert"' in html
     assert f'href="/notebooks/{RUNNING_ID}/lab"' in html and 'value="tok"' in html
-    assert render_event(build_templates(), Identity(2, "bob", "Bob", ""), event) is None
+    assert (
+        render_event(
+            portal_templates(), Identity(2, "bob", "Bob", ""), event, renderers=portal_renderers()
+        )
+        is None
+    )

@@ -11,6 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import alembic_config, create_engine
 from app.policy import PolicyEnforcer, load_policy
+from app.tools import discover, ensure_rules
+
+
+def shipped_rules() -> list[list[str]]:
+    """Every default rule a new site starts with, the core's first, in order."""
+    from app.policy.defaults import default_rules
+
+    return [*default_rules(), *(rule for tool in discover() for rule in tool.rules())]
+
+
+async def site_policy(engine: AsyncEngine, url: str) -> PolicyEnforcer:
+    """The policy a portal starts with: the core's rules and every tool's."""
+    policy = await load_policy(engine, url)
+    await ensure_rules(policy, discover())
+    return policy
 
 
 @dataclass
@@ -20,7 +35,7 @@ class PolicyDatabase:
 
     async def load(self) -> PolicyEnforcer:
         """A fresh enforcer read from the database, as after a restart."""
-        return await load_policy(self.engine, self.url)
+        return await site_policy(self.engine, self.url)
 
 
 @pytest.fixture(params=["sqlite_url", "postgres_url"])
@@ -40,6 +55,6 @@ async def policy(sqlite_url: str) -> AsyncIterator[PolicyEnforcer]:
     command.upgrade(alembic_config(sqlite_url), "head")
     engine = create_engine(sqlite_url)
     try:
-        yield await load_policy(engine, sqlite_url)
+        yield await site_policy(engine, sqlite_url)
     finally:
         await engine.dispose()

@@ -7,8 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from app.models import CasbinRule
-from app.policy.defaults import default_rules
-from tests.policy.conftest import PolicyDatabase
+from tests.policy.conftest import PolicyDatabase, shipped_rules
 
 
 async def count_rows(database: PolicyDatabase) -> int:
@@ -20,9 +19,9 @@ async def count_rows(database: PolicyDatabase) -> int:
 
 async def test_defaults_are_seeded_once(database: PolicyDatabase) -> None:
     policy = await database.load()
-    assert [rule[1:] for rule in await policy.rules() if rule[0] == "p"] == default_rules()
+    assert [rule[1:] for rule in await policy.rules() if rule[0] == "p"] == shipped_rules()
     await database.load()
-    assert await count_rows(database) == len(default_rules())
+    assert await count_rows(database) == len(shipped_rules())
 
 
 async def test_derived_roles_follow_the_groups(database: PolicyDatabase) -> None:
@@ -103,4 +102,4 @@ async def test_concurrent_grants_store_one_row(database: PolicyDatabase) -> None
     policy = await database.load()
     results = await asyncio.gather(*(policy.grant("fred", "staff", "*") for _ in range(5)))
     assert sorted(results) == [False, False, False, False, True]
-    assert await count_rows(database) == len(default_rules()) + 1
+    assert await count_rows(database) == len(shipped_rules()) + 1

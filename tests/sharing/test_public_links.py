@@ -101,7 +101,7 @@ def test_a_file_link_downloads_without_sign_in(portal: Portal, published: Path) 
 
 
 def test_a_public_download_resumes_with_range(portal: Portal, published: Path) -> None:
-    """The same Range, If-Range and HEAD rules as the signed-in download (app/web/downloads.py)."""
+    """The same Range, If-Range and HEAD rules as the signed-in download (wrappers/files/downloads.py)."""
     data = bytes(range(256)) * 4096 + b"tail"
     target = published / "big.bin"
     target.write_bytes(data)

@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from app.tools import ENTRY_POINT_GROUP, Tool, ToolError, discover, followers_of, load_tools
-from app.verbs.catalog import CATALOG, NoArgs, Verb
+from app.tools import (
+    ENTRY_POINT_GROUP,
+    Tool,
+    ToolError,
+    catalog_of,
+    discover,
+    followers_of,
+    load_tools,
+)
+from app.verbs import CORE_VERBS
+from app.verbs.catalog import NoArgs, Verb
 
 
 class Nothing(BaseModel):
@@ -53,7 +62,9 @@ def test_two_tools_cannot_own_one_kind_or_share_a_name() -> None:
 
 def test_a_missing_verb_fails_at_start_with_its_name() -> None:
     with pytest.raises(ToolError, match=r"does not have: jobs\.teleport"):
-        load_tools([tool(uses=["jobs.submit", "jobs.teleport"])])
+        catalog_of(
+            CORE_VERBS, [*discover(), *load_tools([tool(uses=["jobs.submit", "jobs.teleport"])])]
+        )
 
 
 def test_a_tools_verbs_carry_its_name_and_are_registered() -> None:
@@ -61,12 +72,12 @@ def test_a_tools_verbs_carry_its_name_and_are_registered() -> None:
     with pytest.raises(ToolError, match=r"must start with sample\."):
         load_tools([tool(kinds=["sample"], verbs=[stray])])
     own = Verb("sample.thing", NoArgs, Nothing, "sample", "read", _target, local=_local)
-    try:
-        load_tools([tool(kinds=["sample"], verbs=[own])])
-        assert CATALOG["sample.thing"] is own
-        load_tools([tool(kinds=["sample"], verbs=[own])])  # a second portal in one process
-    finally:
-        CATALOG.pop("sample.thing", None)
+    first = catalog_of(CORE_VERBS, load_tools([tool(kinds=["sample"], verbs=[own])]))
+    assert first["sample.thing"] is own
+    # A second portal in one process has a catalog of its own; without the tool, no verb.
+    second = catalog_of(CORE_VERBS, load_tools([tool(kinds=["sample"], verbs=[own])]))
+    assert second["sample.thing"] is own and second is not first
+    assert "sample.thing" not in catalog_of(CORE_VERBS, [])
 
 
 def test_one_follower_key_per_portal() -> None:
@@ -98,10 +109,11 @@ def _packages() -> list[tuple[str, Path]]:
 def test_a_tool_declares_every_verb_its_code_names(name: str, package: Path) -> None:
     """``uses`` is what a reviewer reads to know what a tool can do; it must be whole."""
     found = next(each for each in discover() if each.name == name)
+    catalog = catalog_of(CORE_VERBS, discover())
     named: set[str] = set()
     for source in package.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
-            if isinstance(node, ast.Constant) and node.value in CATALOG:
+            if isinstance(node, ast.Constant) and node.value in catalog:
                 named.add(node.value)
     own = {verb.name for verb in found.verbs}
     assert named, f"{name}: no verb found in {package}"

@@ -8,23 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from alembic import command
 
-from app.audit import Auditor
-from app.db import alembic_config, create_engine, session_factory
-from app.job_templates import TemplateStore
-from app.logs import get_logger
-from app.notebooks import Notebooks, NotebookStore
-from app.notify import Mailer, NotificationStore, Notifier
-from app.policy import load_policy
-from app.security.sessions import Identity, SessionStore
-from app.settings import load_settings
-from app.shares import ShareStore
-from app.verbs import Services, VerbGate
+from app.security.sessions import Identity
+from app.verbs import VerbGate
 from managers.agent.client import AgentClient
-from managers.cluster_watcher import ClusterWatcher
-from managers.scheduler.slurm import SlurmAdapter
 from tests.agents.conftest import agents, runtime
+from tests.helpers import local_gate
 
 __all__ = ["agents", "runtime"]
 
@@ -58,33 +47,8 @@ async def harness(
     sqlite_url: str,
     agents: AgentClient,
 ) -> AsyncIterator[Harness]:
-    command.upgrade(alembic_config(sqlite_url), "head")
-    engine = create_engine(sqlite_url)
-    database = session_factory(engine)
-    policy = await load_policy(engine, sqlite_url)
-    scheduler = SlurmAdapter()
-    watcher = ClusterWatcher(scheduler, _ignore)
-    await watcher.refresh()
-    settings = load_settings(database_url=sqlite_url)
-    services = Services(
-        policy,
-        agents,
-        scheduler,
-        watcher,
-        SessionStore(database, settings),
-        templates=TemplateStore(database),
-        shares=ShareStore(database),
-        notebooks=Notebooks(NotebookStore(database), settings.notebooks),
-        notifier=Notifier(
-            NotificationStore(database),
-            scheduler,
-            _ignore,
-            Mailer(settings.mail),
-            settings.public_url,
-            get_logger("tests.notify"),
-        ),
-    )
-    gate = VerbGate(services, Auditor(database))
+    built = await local_gate(sqlite_url, agents)
+    gate, database, policy = built.gate, built.database, built.services.policy
     for name, projects, admin in [
         ("alice", ["chem"], False),
         ("bob", ["chem"], False),
@@ -94,5 +58,4 @@ async def harness(
         await policy.sync_derived_roles(name, projects=projects, is_admin=admin)
     await policy.grant("carol", "staff", "*")
     yield Harness(gate, database)
-    await gate.auditor.close()
-    await engine.dispose()
+    await built.close()

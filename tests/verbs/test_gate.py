@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from app.verbs import CATALOG, VerbDenied, VerbFailed, VerbInvalid
+from app.tools import catalog_of, discover
+from app.verbs import CORE_VERBS, VerbDenied, VerbFailed, VerbInvalid
 from tests.helpers import submit_as
 from tests.verbs.conftest import Harness
 
@@ -27,7 +28,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
         {"path": "/home/{who}/gate-sample.txt", "destination": "/home/{who}/gate-{n}.txt"},
         "user",
     ),
-    # The file manager (app/verbs/files_manage.py); samples that change nothing of
+    # The file manager (wrappers/files/verbs/manage.py); samples that change nothing of
     # note or make only gate-*.txt files, which the walk removes.
     "files.page": ({"path": "/home/{who}", "limit": 5}, "user"),
     "files.mkdir": ({"path": "/home/{who}"}, "user"),
@@ -55,7 +56,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "files.shares": ({}, "user"),
     "files.publish": ({"path": "/home/{who}/gate-sample.txt"}, "user"),
     "files.unpublish": ({"link_id": 999999}, "user"),
-    # Transfers (app/verbs/files_transfer.py): the upload samples find nothing to work
+    # Transfers (wrappers/files/verbs/transfer.py): the upload samples find nothing to work
     # on or a taken name, so no hidden part file is left behind.
     "files.upload_start": (
         {
@@ -88,7 +89,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "templates.save": ({"title": "gate {n}", "script": "#!/bin/bash\ntrue\n"}, "user"),
     "templates.delete": ({"template_id": 999999}, "user"),
     "cluster.snapshot": ({}, "user"),
-    # Notebook sessions (app/verbs/notebooks.py): the start sample names a folder that
+    # Notebook sessions (wrappers/notebooks/verbs.py): the start sample names a folder that
     # does not exist, so her agent refuses it before any job is submitted.
     "notebooks.start": ({"folder": "/home/{who}/gate-none-{n}", "time_minutes": 5}, "user"),
     "notebooks.list": ({}, "user"),
@@ -107,7 +108,8 @@ PEOPLE = {"user": "alice", "staff": "carol", "admin": "erin"}
 
 
 def test_every_verb_is_covered() -> None:
-    assert set(CATALOG) == set(SAMPLES), "add the new verb (and its policy) to SAMPLES"
+    catalog = catalog_of(CORE_VERBS, discover())
+    assert set(catalog) == set(SAMPLES), "add the new verb (and its policy) to SAMPLES"
 
 
 def fill(args: dict[str, Any], who: str, job: str, n: int) -> dict[str, Any]:

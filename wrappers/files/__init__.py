@@ -1,15 +1,25 @@
-"""The files tool: browse, view, share and move files, upload and download them.
+"""The files tool: browse, view, share and move files, upload and download them,
+and public links anyone may open.
 
-Everything goes through verbs (files.*); this package holds only pages. Fixed
-addresses (``/files/download``, ``/files/uploads``...) come first.
+Everything goes through verbs (files.*); the tool brings them (``verbs/``) with their
+rule, its tables (shares and links), its settings section (``settings``) and the
+agent operations its verbs run (managers/files/agent_operations.py). Fixed addresses
+(``/files/download``, ``/files/uploads``...) come first.
 """
 
 from starlette.routing import BaseRoute
 
 from app.tools import Card, Tool
-from wrappers.files import browse, live, sharing, transfer, trash, view
+from app.verbs import Services
+from managers.files.agent_operations import OPERATIONS
+from wrappers.files import browse, live, public_links, sharing, transfer, trash, view
+from wrappers.files.models import FileShare, PublicLink
+from wrappers.files.settings import FileSettings
+from wrappers.files.share_store import ShareStore
+from wrappers.files.verbs import VERBS
 
 routes: list[BaseRoute] = [
+    *public_links.routes,
     *transfer.routes,
     *trash.routes,
     *sharing.routes,
@@ -17,12 +27,19 @@ routes: list[BaseRoute] = [
     *browse.routes,
 ]
 
+
+async def provide(services: Services) -> ShareStore:
+    return ShareStore(services.database)
+
+
 tool = Tool(
     name="files",
     title="Files",
     url="/files",
     routes=routes,
+    templates=__name__,
     card=Card("files/_card.html"),
+    verbs=VERBS,
     uses=(
         "files.chmod",
         "files.copy",
@@ -54,6 +71,14 @@ tool = Tool(
     ),
     # A folder open in a tab follows its changes (wrappers/files/live.py).
     followers={"watch": live.follow},
+    kinds=("file",),
+    # People may use the file verbs anywhere: their agent runs as them, so the kernel
+    # decides which files (tier 3); Casbin decides which verbs.
+    policy=("p, user, *, file:/**, (list|stat|read|write|share)",),
+    settings=FileSettings,
+    models=(FileShare, PublicLink),
+    operations=OPERATIONS,
+    provides=provide,
     order=20,
 )
 

@@ -14,9 +14,9 @@ from starlette.responses import HTMLResponse
 
 from app.auth.profile import viewer_profile
 from app.verbs import VerbError
-from app.verbs.files_manage import home_of
 from app.web.templating import render
 from managers.words import size_words
+from wrappers.files.verbs.manage import home_of
 from wrappers.request import verb_gate, viewer
 
 MAX_PATH = 4096

@@ -43,12 +43,11 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.logs import get_logger
-from app.settings import FileSettings
 from app.verbs import VerbError, descriptors
-from app.verbs.files_manage import home_of
-from app.web.downloads import attachment, download_headers, file_response, stream
 from app.web.templating import message_page, render
 from managers.words import size_words
+from wrappers.files.downloads import attachment, download_headers, file_response, stream
+from wrappers.files.settings import FileSettings, file_settings
 from wrappers.files.upload_stream import (
     CHECKSUMS,
     PieceRefused,
@@ -56,6 +55,7 @@ from wrappers.files.upload_stream import (
     WholeDigests,
     receive_piece,
 )
+from wrappers.files.verbs.manage import home_of
 from wrappers.request import verb_gate, viewer
 
 log = get_logger("onestop.files.transfer")
@@ -65,8 +65,7 @@ WHOLE = "sha256"  # the whole-file check an upload may ask for (metadata "checks
 
 
 def _settings(request: Request) -> FileSettings:
-    files: FileSettings = request.app.state.settings.files
-    return files
+    return file_settings(request.app.state.settings)
 
 
 def _trouble(request: Request, error: VerbError) -> Response:

@@ -16,11 +16,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from app.verbs import VerbError, VerbInvalid
-from app.verbs.history import DEFAULT_DAYS, MAX_DAYS
-from app.web.efficiency import efficiency
 from app.web.templating import render
 from app.web.words import job_words
 from managers.scheduler import JobState
+from wrappers.jobs.efficiency import efficiency
+from wrappers.jobs.verbs.history import DEFAULT_DAYS, MAX_DAYS
 from wrappers.request import verb_gate, viewer
 
 # What the state filter offers, in the words the job pages use.

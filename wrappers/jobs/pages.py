@@ -12,10 +12,10 @@ from starlette.routing import Route
 
 from app.auth.next_url import safe_next
 from app.verbs import VerbError, VerbInvalid
-from app.web.project_jobs import project_access
 from app.web.templating import message_page, render
 from managers.scheduler.models import ACTIVE_JOB_STATES
 from wrappers.jobs import prefill
+from wrappers.jobs.project_access import project_access
 from wrappers.request import verb_gate, viewer
 
 # Only the end of an output file is read and sent (the file may be gigabytes long).

@@ -21,8 +21,9 @@ from starlette.routing import Route
 from app.auth.next_url import safe_next
 from app.security.csrf import csrf_token
 from app.verbs import VerbError, VerbInvalid
-from app.verbs.files_manage import home_of
 from app.web.templating import message_page, render
+from wrappers.files.verbs.manage import home_of
+from wrappers.notebooks.settings import notebook_settings
 from wrappers.request import verb_gate, viewer
 
 # Form fields in the units people think in; the verb takes cores, MB and minutes.
@@ -30,7 +31,7 @@ FORM_FIELDS = ("label", "interface", "folder", "cores", "memory_gb", "hours", "p
 
 
 def _defaults(request: Request) -> dict[str, str]:
-    config = request.app.state.settings.notebooks
+    config = notebook_settings(request.app.state.settings)
     return {
         "label": "",
         "interface": "lab",
