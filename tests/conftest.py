@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from pathlib import Path
 import httpx
 import psycopg2
 import pytest
+
+from tests.helpers import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -35,13 +36,45 @@ IDP_STATE_DIR = Path(os.environ.get("IDP_STATE_DIR", "/var/lib/onestop-dev/idp")
 
 @dataclass
 class Portal:
+    """A portal process started by ``running_portal``; ``process`` is the one running."""
+
     url: str
     database_url: str
     log: Path
     env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """The portal dies without any chance to clean up (SIGKILL), as in a crash."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def start(self) -> None:
+        """``onestop serve`` again, on the same port, database and log; returns once
+        it answers (the one way every test starts a portal again)."""
+        assert self.process is None, "the portal still runs: kill() it first"
+        self.process = start_portal_process(self.env, self.log)
+
+    def restart(self) -> None:
+        """Killed mid-work and started again, as after a crash of the login node."""
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        """Asked to stop (SIGTERM), killed if it has not within 10 s."""
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+            self.process = None
 
 
 def portal_env(database_url: str, port: int = TEST_PORT, **extra: str) -> dict[str, str]:
@@ -84,17 +117,12 @@ def running_portal(workdir: Path, port: int = TEST_PORT, **extra_env: str) -> It
     database_url = f"sqlite:///{workdir}/onestop.db"
     env = portal_env(database_url, port, **extra_env)
     subprocess.run([ONESTOP, "db", "upgrade"], check=True, env=env, capture_output=True)
-    log = workdir / "portal.log"
-    process = start_portal_process(env, log)
+    portal = Portal(f"http://127.0.0.1:{port}", database_url, workdir / "portal.log", env)
+    portal.start()
     try:
-        yield Portal(url=f"http://127.0.0.1:{port}", database_url=database_url, log=log, env=env)
+        yield portal
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        portal.stop()
 
 
 @contextlib.contextmanager
@@ -129,18 +157,24 @@ def start_portal_process(env: dict[str, str], log: Path) -> subprocess.Popen[byt
             [ONESTOP, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
         )
     url = env["ONESTOP_PUBLIC_URL"]
-    deadline = time.monotonic() + 30
-    while True:
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise AssertionError("it exited")
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
+            return httpx.get(url + "/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait(10)
-            raise RuntimeError("the portal did not start:\n" + log.read_text()[-3000:])
-        time.sleep(0.2)
+            return False
+
+    try:
+        wait_until(answers, 30)
+    except BaseException as error:
+        process.kill()
+        process.wait(10)
+        if isinstance(error, AssertionError):  # it exited, or did not answer in time
+            tail = log.read_text()[-3000:]
+            raise RuntimeError(f"the portal did not start ({error}):\n{tail}") from None
+        raise
     return process
 
 
@@ -191,8 +225,4 @@ def node2_resumed(cluster: None) -> Iterator[None]:
     yield
     if "drain" in node_state("node2"):
         scontrol("update", "nodename=node2", "state=resume")
-    deadline = time.monotonic() + 15
-    while node_state("node2") not in ("idle", "mixed", "allocated"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"node2 did not come back: {node_state('node2')}")
-        time.sleep(0.3)
+    wait_until(lambda: node_state("node2") in ("idle", "mixed", "allocated"), 15, 0.3)

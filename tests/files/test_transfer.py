@@ -14,20 +14,18 @@ import hashlib
 import io
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
 import uuid
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ONESTOP, TEST_PORT, portal_env, start_portal_process
+from tests.conftest import TEST_PORT, Portal, portal_with_own_agents
 from tests.helpers import new_client, sign_in
 
 PORT = TEST_PORT + 10
@@ -37,57 +35,23 @@ ALICE = 2001
 BOB = 2002
 
 
-@dataclass
-class Running:
-    url: str
-    env: dict[str, str]
-    log: Path
-    process: subprocess.Popen[bytes]
-
-    def restart(self, kill: bool = True) -> None:
-        """Kill the portal (no goodbye) and start it again on the same database."""
-        if kill:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self.process = start_portal_process(self.env, self.log)
-
-
 @contextlib.contextmanager
-def transfer_portal(workdir: Path, port: int = PORT, **extra: str) -> Iterator[Running]:
+def transfer_portal(workdir: Path, port: int = PORT, **extra: str) -> Iterator[Portal]:
     """A portal with agents of its own (fresh code) and small upload pieces."""
-    runtime = Path("/run/onestop-test") / f"xfer-{uuid.uuid4().hex[:8]}"
-    env = portal_env(
-        f"sqlite:///{workdir}/onestop.db",
+    with portal_with_own_agents(
+        workdir,
         port,
-        ONESTOP_AGENTS__RUNTIME_DIR=str(runtime / "agents"),
-        ONESTOP_AGENTS__LOG_DIR=str(runtime / "logs"),
         **{
             "ONESTOP_FILES__CHUNK_BYTES": str(CHUNK),
             "ONESTOP_FILES__MAX_UPLOAD_BYTES": str(LIMIT),
             **extra,
         },
-    )
-    subprocess.run([ONESTOP, "db", "upgrade"], check=True, env=env, capture_output=True)
-    log = workdir / "portal.log"
-    running = Running(f"http://127.0.0.1:{port}", env, log, start_portal_process(env, log))
-    try:
-        yield running
-    finally:
-        running.process.terminate()
-        running.process.wait(10)
-        for pid in subprocess.run(
-            ["fuser", *map(str, (runtime / "agents").glob("*.sock"))],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.split():
-            if pid.isdigit():
-                os.kill(int(pid), signal.SIGKILL)
-        shutil.rmtree(runtime, ignore_errors=True)
+    ) as portal:
+        yield portal
 
 
 @pytest.fixture(scope="module")
-def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     with transfer_portal(tmp_path_factory.mktemp("transfer")) as running:
         yield running
 
@@ -95,7 +59,7 @@ def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) ->
 class Person:
     """A signed-in httpx client and the page's CSRF token."""
 
-    def __init__(self, portal: Running, name: str) -> None:
+    def __init__(self, portal: Portal, name: str) -> None:
         self.url = portal.url
         self.client = new_client()
         self.client.timeout = httpx.Timeout(60)
@@ -174,14 +138,14 @@ def home() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def alice(portal: Running) -> Iterator[Person]:
+def alice(portal: Portal) -> Iterator[Person]:
     person = Person(portal, "alice")
     yield person
     person.client.close()
 
 
 @pytest.fixture(scope="module")
-def bob(portal: Running) -> Iterator[Person]:
+def bob(portal: Portal) -> Iterator[Person]:
     person = Person(portal, "bob")
     yield person
     person.client.close()
@@ -347,7 +311,7 @@ def hidden_parts(folder: Path) -> list[Path]:
 
 
 def test_an_upload_resumes_after_a_dropped_connection_and_a_portal_restart(
-    portal: Running, alice: Person, home: Path
+    portal: Portal, alice: Person, home: Path
 ) -> None:
     data = os.urandom(64 * 1024 * 1024)
     final = home / "big.bin"
@@ -374,11 +338,14 @@ def test_an_upload_resumes_after_a_dropped_connection_and_a_portal_restart(
     alice.send(location, data, 3 * CHUNK, 6 * CHUNK)
 
     # The portal is killed while a piece is on its way, and started again.
+    on_its_way = threading.Event()
+
     def slow_piece() -> Iterator[bytes]:
         piece = data[6 * CHUNK : 7 * CHUNK]
         for start in range(0, len(piece), 256 * 1024):
             yield piece[start : start + 256 * 1024]
-            time.sleep(0.05)
+            on_its_way.set()  # the first bytes were handed to the connection
+            time.sleep(0.05)  # the point: a slow sender, still sending when it dies
 
     outcome: list[object] = []
     sender = threading.Thread(
@@ -391,8 +358,8 @@ def test_an_upload_resumes_after_a_dropped_connection_and_a_portal_restart(
         )
     )
     sender.start()
-    time.sleep(0.3)
-    portal.restart(kill=True)
+    assert on_its_way.wait(30), "the piece never started"
+    portal.restart()
     sender.join(30)
     assert not isinstance(outcome[0], httpx.Response) or outcome[0].status_code != 204
     assert not final.exists()

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import Portal
 from tests.files.test_transfer import (
     ALICE,
     CHUNK,
     Person,
-    Running,
     alice_file,
     hidden_parts,
     transfer_portal,
@@ -30,13 +30,13 @@ from tests.files.test_transfer import (
 
 
 @pytest.fixture(scope="module")
-def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     with transfer_portal(tmp_path_factory.mktemp("whole")) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def alice(portal: Running) -> Iterator[Person]:
+def alice(portal: Portal) -> Iterator[Person]:
     person = Person(portal, "alice")
     yield person
     person.client.close()
@@ -149,14 +149,14 @@ def test_a_refused_piece_leaves_no_trace_in_the_digest(alice: Person, home: Path
 
 
 def test_after_a_restart_the_digest_is_read_back_from_the_part_file(
-    portal: Running, alice: Person, home: Path
+    portal: Portal, alice: Person, home: Path
 ) -> None:
     data = os.urandom(4 * CHUNK)
     kept = create(alice, home, "kept.bin", len(data))
     spoiled = create(alice, home, "spoiled.bin", len(data))
     send(alice, kept, data, 0, 2 * CHUNK, "")
     send(alice, spoiled, data, 0, 2 * CHUNK, "")
-    portal.restart(kill=True)
+    portal.restart()
     # The disk changed under one of them while the portal was down.
     parts = {part.stat().st_ino: part for part in hidden_parts(home)}
     assert len(parts) == 2
