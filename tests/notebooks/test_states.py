@@ -114,6 +114,24 @@ def test_an_ending_job_waits_for_its_final_state() -> None:
 
 
 @pytest.mark.parametrize(
+    ("state", "decided"),
+    [
+        # Every demo job passes through CONFIGURING while its prolog runs: starting,
+        # not "unknown".
+        (JobState.CONFIGURING, "starting"),
+        (JobState.REQUEUE_HOLD, "queued"),
+        (JobState.STOPPED, "queued"),
+        (JobState.STAGE_OUT, None),  # ending: wait for the final state
+        (JobState.REVOKED, "ended"),
+        (JobState.UNKNOWN, "unknown"),
+    ],
+)
+def test_every_job_state_has_a_session_state(state: JobState, decided: str | None) -> None:
+    job = Job(job_id="7", name="n", user="alice", state=state)
+    assert decide(row(RUNNING_ID, state="starting"), job, False).get("state") == decided
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         (b'{"host": "127.0.0.1", "port": 43145}', ("127.0.0.1", 43145)),

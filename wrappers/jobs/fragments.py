@@ -10,7 +10,7 @@ from app.security.sessions import Identity
 from app.verbs.gate import VerbGate
 from managers.cluster_watcher import jobs_event, project_jobs_event
 from managers.scheduler import ClusterSnapshot
-from managers.scheduler.models import ACTIVE_JOB_STATES, Job
+from managers.scheduler.models import Job
 
 
 def render_jobs(viewing: Viewing, event: Event) -> str | None:
@@ -20,7 +20,7 @@ def render_jobs(viewing: Viewing, event: Event) -> str | None:
         return None
     templates, csrf, changed = viewing.templates, viewing.csrf, event.get("changed")
     jobs = [Job.model_validate(job) for job in event.get("jobs", [])]
-    active = [job for job in jobs if job.state in ACTIVE_JOB_STATES]
+    active = [job for job in jobs if job.state.is_active]
     touched = [job for job in jobs if changed is None or job.job_id in changed]
     return "".join(
         [

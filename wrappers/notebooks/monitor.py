@@ -55,7 +55,8 @@ ENDED_WORDS = {
     JobState.PREEMPTED: "pre-empted by the scheduler",
     JobState.DEADLINE: "deadline passed",
 }
-WAITING = frozenset({JobState.PENDING, JobState.REQUEUED, JobState.SUSPENDED})
+# Holding its nodes but ending: its final state comes with the next readings.
+ENDING = frozenset({JobState.COMPLETING, JobState.STAGE_OUT})
 # A session whose job never showed up in the queue after this long did not start.
 START_GRACE = timedelta(minutes=2)
 # A job neither the queue nor accounting knows after this long is taken as gone.
@@ -75,18 +76,19 @@ def decide(row: NotebookSession, job: Job, verified: bool) -> dict[str, Any]:
     ``verified``: this portal process has had an answer from the session's server
     (a ready session from before a restart is probed again before it counts).
     A running job whose server is not verified yet is "starting"; the caller then
-    looks for ``server.json`` and probes.
+    looks for ``server.json`` and probes. A job still being set up on its node
+    (CONFIGURING) is one of those: Jupyter has not started there yet.
     """
     state = job.state
-    if state in WAITING:
+    if state.is_waiting:  # queued, held, requeued, or paused where it runs
         return {"state": "queued", "host": None, "port": None}
-    if state is JobState.RUNNING:
+    if state in ENDING:
+        return {}
+    if state.is_active:
         changes: dict[str, Any] = {"started_at": job.started_at, "ends_at": ends_at(job)}
         ready = verified and row.host is not None and row.port is not None
         changes["state"] = "ready" if ready else "starting"
         return changes
-    if state is JobState.COMPLETING:
-        return {}  # ending: its final state comes with the next readings
     if state is JobState.UNKNOWN:
         return {"state": "unknown"}
     return {
