@@ -71,10 +71,12 @@ def test_submit_and_cancel_go_through_slurm_bin_dir(
         ) as portal,
         signed_in(portal.url, "alice") as client,
     ):
-        form = job_form(client, portal.url, "#!/bin/bash\nsleep 300\n", name="bin-dir-check")
+        # The job's own srun finds the site's Slurm too: sbatch hands it its PATH.
+        script = "#!/bin/bash\nsrun --ntasks=1 true\nsleep 300\n"
+        form = job_form(client, portal.url, script, name="bin-dir-check")
         job = post_job(client, portal.url, form)
         try:
-            assert wait_until(lambda: slurm_state(job), 30) in ("PENDING", "CONFIGURING", "RUNNING")
+            wait_until(lambda: ("alice", "srun", "--ntasks=1 true") in calls(slurm_folder), 60)
             page = client.get(f"{portal.url}/jobs/{job}")
             assert page.status_code == 200, page.text[:500]
             match = CSRF.search(page.text)

@@ -71,6 +71,13 @@ def test_only_slurm_commands_from_bin_dir_are_run() -> None:
         commands.run_sync("/usr/bin", ["/usr/bin/sbatch"], 5)
 
 
+def test_a_job_finds_the_sites_slurm_on_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sbatch hands its environment to the job: a script calling srun finds it."""
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
+    assert commands.clean_environment("/opt/slurm/bin")["PATH"].split(":")[0] == "/opt/slurm/bin"
+    assert commands.clean_environment("/usr/bin")["PATH"] == "/usr/local/bin:/usr/bin:/bin"
+
+
 def test_the_adapter_and_the_agent_submit_through_the_same_layer(
     agent_in: Path,
 ) -> None:

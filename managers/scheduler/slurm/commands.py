@@ -46,9 +46,14 @@ PROGRAMS = frozenset({"sacct", "sbatch", "scancel", "scontrol", "sinfo", "squeue
 _KEEP = ("PATH", "LANG", "LC_ALL", "SLURM_CONF", "HOME", "TZ")
 
 
-def clean_environment() -> dict[str, str]:
+def clean_environment(bin_dir: str = "") -> dict[str, str]:
+    """The few variables a Slurm command needs, and ``bin_dir`` first on PATH when it
+    is not there yet: a job inherits sbatch's environment, so a script that calls
+    ``srun`` (or the notebook job's ``scontrol``) finds the site's Slurm too."""
     env = {key: os.environ[key] for key in _KEEP if key in os.environ}
     env.setdefault("PATH", "/usr/bin:/bin")
+    if bin_dir and bin_dir not in env["PATH"].split(os.pathsep):
+        env["PATH"] = os.pathsep.join([bin_dir, env["PATH"]])
     env["LC_ALL"] = "C.UTF-8"
     return env
 
@@ -111,7 +116,7 @@ async def run(
             stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=clean_environment(),
+            env=clean_environment(bin_dir),
         )
     except OSError as error:
         raise _cannot_run(error) from error
@@ -143,7 +148,7 @@ def run_sync(
             text=True,
             errors="replace",
             timeout=limit_seconds,
-            env=clean_environment(),
+            env=clean_environment(bin_dir),
             check=False,
         )
     except subprocess.TimeoutExpired as error:  # subprocess.run killed it
