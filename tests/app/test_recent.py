@@ -35,7 +35,7 @@ async def test_an_answer_runs_out_and_forget_drops_it_at_once() -> None:
 
     recent: Recent[str, int] = Recent(seconds=0.05)
     assert await recent.get("k", ask) == 0
-    await asyncio.sleep(0.06)
+    await asyncio.sleep(0.06)  # the point: its 0.05 s run out
     assert await recent.get("k", ask) == 1, "ran out, asked again"
     recent.forget("k")
     assert await recent.get("k", ask) == 2, "forgotten, asked again"
@@ -69,7 +69,7 @@ async def test_a_failed_query_reaches_every_waiter_and_is_not_kept() -> None:
     async def ask() -> int:
         nonlocal calls
         calls += 1
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # a query that takes a moment, so all five wait on it
         if calls == 1:
             raise OSError("database away")
         return 7

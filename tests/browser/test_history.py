@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 import uuid
 
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Portal
-from tests.helpers import submit_as
+from tests.helpers import submit_as, wait_until
 
 
 def wait_in_accounting(ids: list[str]) -> None:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
+    def finished() -> bool:
         out = subprocess.run(
             ["sacct", "--noheader", "--parsable2", "-X", "--format=State", "-j", ",".join(ids)],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.split()
-        if len(out) == len(ids) and all(s in ("COMPLETED", "FAILED") for s in out):
-            return
-        time.sleep(1)
-    raise AssertionError(f"jobs {ids} did not finish")
+        return len(out) == len(ids) and all(s in ("COMPLETED", "FAILED") for s in out)
+
+    wait_until(finished, 240, 1)
 
 
 def test_alice_reads_her_history(page: Page, portal: Portal) -> None:

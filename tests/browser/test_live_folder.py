@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import TEST_PORT, Portal, portal_with_own_agents
+from tests.helpers import inotify_watches, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_a_new_file_appears_without_a_reload(page: Page, live_portal: Portal, fo
     expect(rows).to_have_count(1)
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
     page.evaluate("window.__notReloaded = true")
-    time.sleep(1.0)  # the watch is set up in her agent
+    wait_until(lambda: inotify_watches(folder), 15, 0.05)  # her agent watches it now
     as_alice("sh", "-c", f"echo 'energy -12.5' > {folder}/job-output.txt")
     expect(page.get_by_role("link", name="job-output.txt")).to_be_visible(timeout=5000)
     expect(rows).to_have_count(2)
@@ -88,7 +88,7 @@ def test_a_reader_who_scrolled_on_keeps_her_rows_and_her_place(
     )
     page.evaluate("window.__notReloaded = true")
     before = reading.evaluate("row => row.getBoundingClientRect().top")
-    time.sleep(1.0)
+    wait_until(lambda: inotify_watches(folder), 15, 0.05)
     as_alice("sh", "-c", f"echo hello > {folder}/aaa-new.txt; echo 12345 > {folder}/file-0299.txt")
     expect(page.get_by_role("link", name="aaa-new.txt")).to_be_attached(timeout=5000)
     # As many rows as she had loaded (the last one moved on to the next page).

@@ -21,8 +21,12 @@ def cookie_of(portal: Portal, user: str) -> str:
         return str(client.cookies[COOKIE])
 
 
-async def listen(portal: Portal, cookie: str, job: str, seconds: float) -> tuple[list[str], bool]:
-    """Everything the socket receives for ``seconds``, and whether ``job`` ended in it."""
+async def listen(
+    portal: Portal, cookie: str, job: str, seconds: float, subscribed: asyncio.Event
+) -> tuple[list[str], bool]:
+    """Everything the socket receives for ``seconds``, and whether ``job`` ended in it.
+    ``subscribed`` is set at the first message: the catch-up the portal sends once the
+    socket is subscribed to its channels."""
     received: list[str] = []
     async with websockets.connect(
         portal.url.replace("http", "ws") + "/ws",
@@ -34,6 +38,7 @@ async def listen(portal: Portal, cookie: str, job: str, seconds: float) -> tuple
         while (left := deadline - time.monotonic()) > 0:
             try:
                 received.append(str(await asyncio.wait_for(ws.recv(), left)))
+                subscribed.set()
             except TimeoutError:
                 break
     ended = any(f'id="job-status-{job}"' in m and 'data-state="cancelled"' in m for m in received)
@@ -45,14 +50,18 @@ def test_job_events_reach_their_owner_only(portal: Portal) -> None:
     job = submit_as("alice", "--job-name=private-run", "--wrap", "sleep 300")
 
     async def scenario() -> tuple[tuple[list[str], bool], tuple[list[str], bool]]:
-        async def stop_soon() -> None:
-            await asyncio.sleep(2)
+        ready = asyncio.Event(), asyncio.Event()
+
+        async def stop_once_both_listen() -> None:
+            await asyncio.wait_for(asyncio.gather(*(event.wait() for event in ready)), 10)
             await asyncio.to_thread(
                 subprocess.run, ["runuser", "-u", "alice", "--", "scancel", job], check=True
             )
 
         listeners = asyncio.gather(
-            listen(portal, alice, job, 12), listen(portal, bob, job, 12), stop_soon()
+            listen(portal, alice, job, 12, ready[0]),
+            listen(portal, bob, job, 12, ready[1]),
+            stop_once_both_listen(),
         )
         heard_alice, heard_bob, _ = await listeners
         return heard_alice, heard_bob

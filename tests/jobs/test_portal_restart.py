@@ -7,18 +7,15 @@ token already started instead of starting a second one.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_PORT, running_portal, start_portal_process
-from tests.helpers import job_form, new_client, post_job, sign_in
+from tests.conftest import TEST_PORT, running_portal
+from tests.helpers import job_form, new_client, post_job, sign_in, wait_until
 
 
 def sleep_form(client: httpx.Client, url: str, name: str, seconds: int) -> dict[str, str]:
@@ -36,19 +33,13 @@ def jobs_with_comment(token: str) -> list[str]:
     return [line.split()[0] for line in listed.splitlines() if line.endswith(f"onestop:{token}")]
 
 
-def wait_until_ended(job: str, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        state = subprocess.run(
-            ["squeue", "--noheader", "--states=all", "--format=%T", "--jobs", job],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        if state == "COMPLETED":
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"job {job} did not end in {seconds} s")
+def state_of(job: str) -> str:
+    return subprocess.run(
+        ["squeue", "--noheader", "--states=all", "--format=%T", "--jobs", job],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
 
 
 def row_state(page: str, job: str) -> str:
@@ -69,28 +60,19 @@ def test_a_killed_portal_comes_back_with_every_job_and_no_duplicates(
             post_job(client, portal.url, long_form),
         )
         try:
-            # The portal dies without any chance to clean up (fuser: who listens there).
-            listening = subprocess.run(
-                ["fuser", f"{TEST_PORT + 10}/tcp"], capture_output=True, text=True, check=True
-            )
-            for pid in listening.stdout.split():
-                os.kill(int(pid), signal.SIGKILL)
-            wait_until_ended(short)  # while the portal is down
+            portal.kill()  # without any chance to clean up
+            wait_until(lambda: state_of(short) == "COMPLETED", 90, 0.5)  # while it is down
             with pytest.raises(httpx.TransportError):
                 client.get(f"{portal.url}/healthz")
 
-            process = start_portal_process(portal.env, portal.log)
-            try:
-                listed = client.get(f"{portal.url}/jobs")  # the same session, from the database
-                assert listed.status_code == 200, listed.status_code
-                assert row_state(listed.text, short) == "completed"
-                assert row_state(listed.text, long) in ("pending", "running")
-                # The browser sends the long job's form again: the same job, not a second.
-                assert post_job(client, portal.url, long_form) == long
-                assert jobs_with_comment(long_form["token"]) == [long]
-                assert jobs_with_comment(short_form["token"]) == [short]
-            finally:
-                process.kill()
-                process.wait(10)
+            portal.start()
+            listed = client.get(f"{portal.url}/jobs")  # the same session, from the database
+            assert listed.status_code == 200, listed.status_code
+            assert row_state(listed.text, short) == "completed"
+            assert row_state(listed.text, long) in ("pending", "running")
+            # The browser sends the long job's form again: the same job, not a second.
+            assert post_job(client, portal.url, long_form) == long
+            assert jobs_with_comment(long_form["token"]) == [long]
+            assert jobs_with_comment(short_form["token"]) == [short]
         finally:
             subprocess.run(["scancel", short, long], check=False)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
+from typing import Any
 
 import pytest
 
 from app.verbs import VerbDenied, VerbFailed, VerbInvalid
-from tests.helpers import submit_as
+from tests.helpers import submit_as, wait_until, wait_until_async
 from tests.verbs.conftest import Harness
 
 SCRIPT = "#!/bin/bash\necho hello from $(hostname)\n"
@@ -104,25 +105,27 @@ async def test_a_two_node_job_and_an_array(harness: Harness) -> None:
         alice, "jobs.submit", script="#!/bin/bash\nsrun hostname\n", nodes=2, ntasks=2
     )
     array = await harness.gate.call(alice, "jobs.submit", script="#!/bin/bash\ntrue\n", array="1-4")
+
+    def accounted() -> list[str]:
+        """The five allocations' lines once all have completed (none until then)."""
+        done = subprocess.run(
+            [
+                "sacct",
+                "--noheader",
+                "--allocations",
+                "--parsable2",
+                "--format=JobID,State,NodeList",
+                "-j",
+                f"{pair.job_id},{array.job_id}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return done if len(done) == 5 and all("|COMPLETED|" in line for line in done) else []
+
     try:
-        for _ in range(60):
-            done = subprocess.run(
-                [
-                    "sacct",
-                    "--noheader",
-                    "--allocations",
-                    "--parsable2",
-                    "--format=JobID,State,NodeList",
-                    "-j",
-                    f"{pair.job_id},{array.job_id}",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split()
-            if len(done) == 5 and all("|COMPLETED|" in line for line in done):
-                break
-            await asyncio.sleep(1)
+        done = await asyncio.to_thread(wait_until, accounted, 60, 1)
         assert any(line.startswith(f"{pair.job_id}|COMPLETED|node[1-2]") for line in done), done
         tasks = [line for line in done if line.startswith(f"{array.job_id}_")]
         assert len(tasks) == 4, done
@@ -136,23 +139,25 @@ async def test_a_finished_job_is_remembered_by_accounting(harness: Harness) -> N
     cancelled = await harness.gate.call(alice, "jobs.submit", script="#!/bin/bash\nsleep 60\n")
     await harness.gate.call(alice, "jobs.cancel", job_id=cancelled.job_id)
     harness.gate.services.watcher.latest = None  # as if squeue had long forgotten them
-    view = None
-    for _ in range(30):  # accounting learns of a job a moment after the queue does
+
+    async def shown_failed() -> Any:
         try:
             view = await harness.gate.call(alice, "jobs.show", job_id=failed.job_id)
         except VerbFailed:
-            view = None
-        if view is not None and view.job.state.value == "failed" and view.job.workdir:
-            break
-        await asyncio.sleep(1)
+            return None
+        return view if view.job.state.value == "failed" and view.job.workdir else None
+
+    # Accounting learns of a job a moment after the queue does.
+    view = await wait_until_async(shown_failed, 30, 1)
     assert view is not None
     assert view.job.state.value == "failed" and view.job.exit_code == 3
     assert view.job.stdout == f"/home/alice/slurm-{failed.job_id}.out"
-    for _ in range(10):
+
+    async def shown_cancelled() -> Any:
         gone = await harness.gate.call(alice, "jobs.show", job_id=cancelled.job_id)
-        if gone.job.state.value == "cancelled":
-            break
-        await asyncio.sleep(1)
+        return gone if gone.job.state.value == "cancelled" else None
+
+    gone = await wait_until_async(shown_cancelled, 10, 1)
     assert gone.job.state.value == "cancelled" and gone.job.reason.startswith("by ")
     with pytest.raises(VerbDenied):
         await harness.gate.call(harness.person("bob"), "jobs.show", job_id=failed.job_id)

@@ -12,6 +12,7 @@ from managers.cluster_watcher import ClusterWatcher
 from managers.scheduler import ClusterSnapshot, JobState, NodeState, SchedulerError
 from managers.scheduler.slurm import SlurmAdapter
 from tests.conftest import scontrol
+from tests.helpers import wait_until_async
 
 
 class Recorder:
@@ -118,11 +119,12 @@ async def test_the_watcher_survives_a_bad_round(cluster: None) -> None:
     adapter = BrokenAdapter()
     w = ClusterWatcher(adapter, recorder, interval=0.05, idle_interval=0.05)
     task = asyncio.create_task(w.run())
+
+    async def read() -> bool:
+        return w.latest is not None
+
     try:
-        for _ in range(100):
-            if w.latest is not None:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until_async(read, 5, 0.05)
     finally:
         task.cancel()
     assert adapter.calls >= 2 and w.latest is not None and w.latest.reachable

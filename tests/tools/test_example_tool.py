@@ -12,14 +12,13 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, TEST_PORT, Portal, running_portal
-from tests.helpers import new_client, sign_in
+from tests.helpers import new_client, sign_in, wait_until
 
 EXAMPLE = REPO / "examples" / "hello_tool"
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
@@ -63,16 +62,16 @@ def portal(installed: None, cluster: None, idp: str, tmp_path: Path) -> Iterator
 
 
 def audit_rows(portal: Portal, action: str) -> list[tuple[str, str, str]]:
+    """The audit rows of ``action`` once there are any (the auditor writes in batches)."""
     path = portal.database_url.removeprefix("sqlite:///")
-    deadline = time.monotonic() + 10
-    while True:
+
+    def rows() -> list[tuple[str, str, str]]:
         with sqlite3.connect(path) as db:
-            rows = db.execute(
+            return db.execute(
                 "SELECT actor, object, outcome FROM audit_events WHERE action = ?", (action,)
             ).fetchall()
-        if rows or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.2)
+
+    return wait_until(rows, 10)
 
 
 def test_an_installed_tool_has_its_page_link_card_verb_and_rule(portal: Portal) -> None:
