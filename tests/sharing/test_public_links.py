@@ -4,7 +4,6 @@ out of a published folder (``..``, symlinks)."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -19,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import Portal
-from tests.helpers import new_client, sign_in
+from tests.helpers import new_client, signed_in
 
 ALICE = 2001
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -55,12 +54,6 @@ def csrf_of(page: httpx.Response) -> str:
     return match.group(1)
 
 
-def signed_in(portal: Portal, who: str = "alice") -> httpx.Client:
-    client = new_client()
-    assert sign_in(client, portal.url, who).is_redirect
-    return client
-
-
 def publish(client: httpx.Client, portal: Portal, path: Path, **form: str) -> str:
     page = client.get(f"{portal.url}/files/publish", params={"path": str(path)})
     assert page.status_code == 200, page.text[:300]
@@ -81,7 +74,7 @@ def links(portal: Portal) -> list[tuple[int, str, str]]:
 
 
 def test_a_file_link_downloads_without_sign_in(portal: Portal, published: Path) -> None:
-    with contextlib.closing(signed_in(portal)) as alice:
+    with signed_in(portal.url, "alice") as alice:
         secret = publish(alice, portal, published / "report.txt")
     with new_client() as stranger:
         page = stranger.get(f"{portal.url}/p/{secret}")
@@ -106,7 +99,7 @@ def test_a_public_download_resumes_with_range(portal: Portal, published: Path) -
     target = published / "big.bin"
     target.write_bytes(data)
     os.chown(target, ALICE, ALICE)
-    with contextlib.closing(signed_in(portal)) as alice:
+    with signed_in(portal.url, "alice") as alice:
         secret = publish(alice, portal, target)
     url = f"{portal.url}/p/{secret}/download"
     with new_client() as stranger:
@@ -130,7 +123,7 @@ def test_a_public_download_resumes_with_range(portal: Portal, published: Path) -
 
 
 def test_revoked_and_expired_links_stop_working(portal: Portal, published: Path) -> None:
-    with contextlib.closing(signed_in(portal)) as alice:
+    with signed_in(portal.url, "alice") as alice:
         secret = publish(alice, portal, published / "report.txt")
         link_id = next(
             r[0] for r in links(portal) if r[1] == hashlib.sha256(secret.encode()).hexdigest()
@@ -156,7 +149,7 @@ def test_revoked_and_expired_links_stop_working(portal: Portal, published: Path)
 
 
 def test_a_password_is_needed_when_set(portal: Portal, published: Path) -> None:
-    with contextlib.closing(signed_in(portal)) as alice:
+    with signed_in(portal.url, "alice") as alice:
         secret = publish(alice, portal, published / "report.txt", password="open sesame")
     assert all(
         row[2].startswith("scrypt$") and "sesame" not in row[2] for row in links(portal) if row[2]
@@ -179,7 +172,7 @@ def test_a_password_is_needed_when_set(portal: Portal, published: Path) -> None:
 
 
 def test_a_folder_link_cannot_be_escaped(portal: Portal, published: Path) -> None:
-    with contextlib.closing(signed_in(portal)) as alice:
+    with signed_in(portal.url, "alice") as alice:
         secret = publish(alice, portal, published / "folder")
     base = f"{portal.url}/p/{secret}"
     with new_client() as stranger:
@@ -210,13 +203,13 @@ def test_a_folder_link_cannot_be_escaped(portal: Portal, published: Path) -> Non
 
 def test_share_pages_show_html_names_as_text(portal: Portal, published: Path) -> None:
     path = str(published / "folder" / XSS_NAME)
-    with contextlib.closing(signed_in(portal)) as alice:
+    with signed_in(portal.url, "alice") as alice:
         for page in ("share", "permissions", "publish"):
             shown = alice.get(f"{portal.url}/files/{page}", params={"path": path})
             assert shown.status_code == 200, (page, shown.text[:300])
             assert "<img src=x" not in shown.text
             assert XSS_NAME in unescape(shown.text)
-    with contextlib.closing(signed_in(portal, "bob")) as bob:
+    with signed_in(portal.url, "bob") as bob:
         # Bob may not even look at the sharing page of alice's private home items.
         refused = bob.get(
             f"{portal.url}/files/share", params={"path": str(published / "report.txt")}
