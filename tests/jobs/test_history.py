@@ -4,7 +4,6 @@ the verb and the page, with the right states, numbers and hints; nobody else's."
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ import pytest
 from app.verbs import VerbDenied, VerbInvalid
 from managers.scheduler import JobState, JobUsage
 from tests.conftest import Portal
-from tests.helpers import new_client, sign_in, submit_as
+from tests.helpers import new_client, sign_in, submit_as, wait_until
 from tests.verbs.conftest import Harness
 
 # Holds 2 CPUs and asks for an hour, keeps one CPU busy for 40 seconds (the memory
@@ -63,16 +62,15 @@ def jobs(cluster: None) -> Iterator[Jobs]:
         failing=submit_as("alice", f"--job-name={tag}-fail", "--time=60", "--wrap", "exit 3"),
     )
     ids = [made.wide, made.quick, made.failing]
+
+    def finished() -> bool:
+        states = accounting_states(ids)
+        return len(states) == 3 and not any(
+            s.startswith(("PENDING", "RUNNING", "COMPLETING")) for s in states.values()
+        )
+
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            states = accounting_states(ids)
-            if len(states) == 3 and not any(
-                s.startswith(("PENDING", "RUNNING", "COMPLETING")) for s in states.values()
-            ):
-                break
-            assert time.monotonic() < deadline, f"jobs did not finish: {states}"
-            time.sleep(1)
+        wait_until(finished, 240, 1)
         yield made
     finally:
         subprocess.run(["scancel", *ids], check=False)
