@@ -137,6 +137,16 @@ def submit_as(user: str, *options: str) -> str:
     ).stdout.strip()
 
 
+def squeue(job_id: str, fields: str = "%u %T %j") -> str:
+    """What Slurm itself says about a job (empty once it has left the queue)."""
+    return subprocess.run(
+        ["squeue", "--noheader", "--states=all", f"--format={fields}", "--jobs", job_id],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
 FORM_TOKENS = re.compile(r'name="(csrf_token|token)" value="([^"]*)"')
 
 

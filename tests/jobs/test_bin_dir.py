@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_PORT, portal_with_own_agents
-from tests.helpers import job_form, post_job, signed_in, wait_until
+from tests.helpers import job_form, post_job, signed_in, squeue, wait_until
 
 COMMANDS = ("sbatch", "scancel", "scontrol", "squeue", "sinfo", "sacct", "srun")
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -53,15 +53,6 @@ def calls(folder: Path) -> list[tuple[str, str, str]]:
     return [(*line.split(" ", 2), "")[:3] for line in lines]  # type: ignore[misc]
 
 
-def slurm_state(job: str) -> str:
-    return subprocess.run(
-        ["squeue", "--noheader", "--states=all", "--format=%T", "--jobs", job],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-
-
 def test_submit_and_cancel_go_through_slurm_bin_dir(
     cluster: None, idp: str, tmp_path: Path, slurm_folder: Path
 ) -> None:
@@ -85,7 +76,7 @@ def test_submit_and_cancel_go_through_slurm_bin_dir(
                 f"{portal.url}/jobs/{job}/cancel", data={"csrf_token": match.group(1)}
             )
             assert answer.status_code == 303, answer.text[:500]
-            wait_until(lambda: slurm_state(job) in ("", "CANCELLED"), 30)
+            wait_until(lambda: squeue(job, "%T") in ("", "CANCELLED"), 30)
         finally:
             subprocess.run(["scancel", job], check=False)
 

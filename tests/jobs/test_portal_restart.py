@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_PORT, running_portal
-from tests.helpers import job_form, new_client, post_job, sign_in, wait_until
+from tests.helpers import job_form, new_client, post_job, sign_in, squeue, wait_until
 
 
 def sleep_form(client: httpx.Client, url: str, name: str, seconds: int) -> dict[str, str]:
@@ -31,15 +31,6 @@ def jobs_with_comment(token: str) -> list[str]:
         check=True,
     ).stdout
     return [line.split()[0] for line in listed.splitlines() if line.endswith(f"onestop:{token}")]
-
-
-def state_of(job: str) -> str:
-    return subprocess.run(
-        ["squeue", "--noheader", "--states=all", "--format=%T", "--jobs", job],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
 
 
 def row_state(page: str, job: str) -> str:
@@ -61,7 +52,7 @@ def test_a_killed_portal_comes_back_with_every_job_and_no_duplicates(
         )
         try:
             portal.kill()  # without any chance to clean up
-            wait_until(lambda: state_of(short) == "COMPLETED", 90, 0.5)  # while it is down
+            wait_until(lambda: squeue(short, "%T") == "COMPLETED", 90, 0.5)  # while it is down
             with pytest.raises(httpx.TransportError):
                 client.get(f"{portal.url}/healthz")
 
