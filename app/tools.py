@@ -7,15 +7,19 @@ link and its dashboard card, registers the verbs it brings, lets its pages follo
 things over ``/ws``, and gives the site the default policy rules it never had.
 
 What a tool may not do is decided here, before anything is mounted: its policy rules
-may only speak of the object kinds it declares, so installing a tool never widens
-what anyone may do with files, jobs or anything else that belongs to another tool;
-and every verb it says it uses must exist, so a tool written for another release
-fails at start with its name in the message instead of at a user's first click.
+for roles may only speak of the object kinds it declares, so installing a tool never
+widens what anyone may do with files, jobs or anything else that belongs to another
+tool; a rule for one of its own service principals (the part of it that acts for a
+person nobody signed in as) may name another kind, but only with plain actions, and
+no person or role ever holds it; and every verb it says it uses must exist, so a
+tool written for another release fails at start with its name in the message
+instead of at a user's first click.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,6 +34,8 @@ from starlette.routing import BaseRoute
 
 from app.logs import get_logger
 from app.policy.defaults import parse_rules
+from app.policy.errors import PolicyInputError
+from app.policy.roles import check_service, is_service
 from app.realtime.render import CatchUp, ProjectAccess, Renderer
 from app.verbs.catalog import Catalog, Verb
 from managers.agent.operations import Operation
@@ -49,6 +55,10 @@ ENTRY_POINT_GROUP = "onestop.wrappers"
 CORE_NAMESPACES = frozenset({"cluster", "policy", "sessions", "agent"})
 
 log = get_logger("onestop.tools")
+
+# The actions of a service principal's rule: named one by one ("read", "(read|warn)"),
+# never a pattern that could grow to cover another verb's action.
+PLAIN_ACTIONS = re.compile(r"[a-z][a-z0-9_-]*|\([a-z][a-z0-9_-]*(\|[a-z][a-z0-9_-]*)*\)")
 
 # card_context(request) -> what the tool's card template needs besides the
 # dashboard's own context (identity, projects, snapshot, jobs).
@@ -107,6 +117,11 @@ class Tool:
     # at the first start that brings them and not again once an admin removed one
     # (app/policy/seeding.py); they may only name the kinds above.
     policy: Sequence[str] = ()
+    # Service principals it acts as ("service:public-links"): a part of the tool that
+    # works for a person nobody signed in as (a public link's page, a monitor), through
+    # ``gate.call_as_service``. Each is a subject of its own in the rules above, which
+    # may name other kinds for it, with plain actions only; it holds no role.
+    principals: Sequence[str] = ()
     # Things its pages may follow over /ws (see app/realtime/ws.py).
     followers: Mapping[str, Follower] = field(default_factory=dict)
     # Live events it renders, by the event's "kind" (app/realtime/render.py): the /ws
@@ -167,6 +182,7 @@ def load_tools(tools: Sequence[Tool]) -> list[Tool]:
     seen: set[str] = set()
     kinds: dict[str, str] = {}
     spaces: dict[str, str] = {}
+    principals: dict[str, str] = {}
     for tool in tools:
         if tool.name in seen:
             raise ToolError(f"two tools are called {tool.name!r}")
@@ -185,6 +201,17 @@ def load_tools(tools: Sequence[Tool]) -> list[Tool]:
                     f"which tool {kinds[kind]!r} already owns"
                 )
             kinds[kind] = tool.name
+        for principal in tool.principals:
+            try:
+                check_service(principal)
+            except PolicyInputError as error:
+                raise ToolError(f"tool {tool.name!r}: {error}") from None
+            if principal in principals:
+                raise ToolError(
+                    f"tool {tool.name!r} declares the service principal {principal}, "
+                    f"which tool {principals[principal]!r} already does"
+                )
+            principals[principal] = tool.name
         _check_rules(tool)
     for tool in tools:
         own = (tool.name, *tool.namespaces)
@@ -215,8 +242,20 @@ def _load(entry: EntryPoint) -> Tool:
 
 
 def _check_rules(tool: Tool) -> None:
-    for _role, _domain, obj, _action in tool.rules():
+    for subject, _domain, obj, action in tool.rules():
         kind, colon, _ = obj.partition(":")
+        if is_service(subject):
+            if subject not in tool.principals:
+                raise ToolError(
+                    f"tool {tool.name!r} gives a rule to {subject}, which is not one of "
+                    "its own service principals (Tool.principals)"
+                )
+            if not colon or not PLAIN_ACTIONS.fullmatch(action):
+                raise ToolError(
+                    f"tool {tool.name!r}'s rule for {subject} must name one kind of object "
+                    f"and its actions one by one, not {obj!r} and {action!r}"
+                )
+            continue
         if not colon or kind not in tool.kinds:
             raise ToolError(
                 f"tool {tool.name!r} may only give rules on its own object kinds "
@@ -271,6 +310,7 @@ def catalog_of(core: Iterable[Verb[Any, Any]], tools: Sequence[Tool]) -> Catalog
     catalog = Catalog(core)
     for tool in tools:
         catalog.add(*tool.verbs)
+    catalog.add_principals(*(name for tool in tools for name in tool.principals))
     for tool in tools:
         missing = [name for name in tool.uses if name not in catalog]
         if missing:

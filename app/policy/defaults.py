@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.policy.canonical import check_domain
 from app.policy.matching import check_pattern
-from app.policy.roles import check_role
+from app.policy.roles import check_rule_subject
 
 HERE = Path(__file__).resolve().parent
 MODEL_PATH = HERE / "model.conf"
@@ -21,7 +21,7 @@ def parse_rules(text: str, source: str = "policy") -> list[list[str]]:
     """The ``p`` rows of a policy file as ``[role, domain, object, action]`` lists.
 
     Raises ValueError naming the line when a row is not a well-formed ``p`` rule
-    for a known role.
+    for a known role or a service principal (``service:<name>``).
     """
     rules: list[list[str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -33,7 +33,7 @@ def parse_rules(text: str, source: str = "policy") -> list[list[str]]:
             if len(fields) != 5 or fields[0] != "p":
                 raise ValueError("expected 'p, role, domain, object, action'")
             _, role, domain, obj, action = fields
-            check_role(role)
+            check_rule_subject(role)
             check_domain(domain)
             check_pattern(obj, action)
         except ValueError as error:  # PolicyInputError and PatternError too

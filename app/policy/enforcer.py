@@ -37,6 +37,7 @@ from app.policy.roles import (
     DERIVED,
     GRANTED,
     RoleAssignment,
+    check_principal,
     check_role,
     check_subject,
     derived_roles,
@@ -62,10 +63,12 @@ class PolicyEnforcer:
     async def enforce(self, subject: str, domain: str, obj: str, action: str) -> bool:
         """True if ``subject`` working in ``domain`` may do ``action`` on ``obj``.
 
-        ``obj`` must already be canonical (``canonical_object``); malformed input
-        raises PolicyInputError rather than being judged.
+        ``subject`` is a person's Unix name or a service principal (``service:...``,
+        which holds no role: only rules naming it count). ``obj`` must already be
+        canonical (``canonical_object``); malformed input raises PolicyInputError
+        rather than being judged.
         """
-        check_subject(subject)
+        check_principal(subject)
         check_domain(domain)
         check_canonical(obj)
         check_action(action)

@@ -1,13 +1,23 @@
-"""The five roles, and the assignments that follow from a person's Unix groups.
+"""The five roles, the assignments that follow from a person's Unix groups, and the
+names of service principals.
 
 Role assignments are Casbin ``g`` rows ``subject, role, domain, marker``; the
 three-field role definition ignores the fourth value (column ``v3``) when deciding.
 The marker is ``derived`` for rows computed from Unix groups at sign-in and
 ``granted`` for rows an administrator added, so sign-ins recompute the one kind
 without touching the other. It lives in the rows, so it survives a restart.
+
+A service principal (``service:public-links``) is a part of a tool that acts for a
+person nobody signed in as (a public link's page, a monitor). It is a subject of its
+own in the rules (``p, service:public-links, *, file:/**, read-published``) and holds
+no role: no assignment may name it, so nothing a person or role may do reaches it,
+and nothing it may do reaches a person. No Unix name contains a colon, so no person
+can ever be taken for one.
 """
 
 from __future__ import annotations
+
+import re
 
 from app.policy.canonical import ANY_DOMAIN, check_domain, check_name
 from app.policy.errors import PolicyInputError
@@ -34,6 +44,9 @@ members may read it. Reading only: cancelling stays with its owner and project a
 RoleAssignment = tuple[str, str]
 """(role, domain)."""
 
+SERVICE_PREFIX = "service:"
+_SERVICE = re.compile(r"service:[a-z][a-z0-9-]{0,47}")
+
 
 def check_role(role: str) -> str:
     """Return a known role name unchanged, or raise PolicyInputError."""
@@ -52,6 +65,33 @@ def check_subject(subject: str) -> str:
     if subject in ROLES:
         raise PolicyInputError(f"{subject!r} is a role name and cannot be used as a person.")
     return subject
+
+
+def is_service(subject: str) -> bool:
+    """Whether ``subject`` is spelled as a service principal (``service:<name>``)."""
+    return subject.startswith(SERVICE_PREFIX)
+
+
+def check_service(name: str) -> str:
+    """Return a service principal's name (``service:public-links``) unchanged, or raise
+    PolicyInputError."""
+    if not _SERVICE.fullmatch(name):
+        raise PolicyInputError(
+            f"{name!r} is not a service principal: write service:<name>, with lower-case "
+            "letters, digits and - in the name."
+        )
+    return name
+
+
+def check_principal(subject: str) -> str:
+    """Return a person's Unix name or a service principal's name unchanged (the subjects
+    policy decides for), or raise PolicyInputError."""
+    return check_service(subject) if is_service(subject) else check_subject(subject)
+
+
+def check_rule_subject(subject: str) -> str:
+    """Return the subject of a ``p`` rule unchanged: a role, or a service principal."""
+    return check_service(subject) if is_service(subject) else check_role(subject)
 
 
 def derived_roles(projects: list[str], *, is_admin: bool) -> set[RoleAssignment]:

@@ -7,7 +7,9 @@ manager, so the catalog is the whole attack surface of the tools.
 
 The catalog is a value the gate owns, built at start from the core's verbs and those
 of every enabled tool: a disabled tool's verbs are simply not in it, and two portals
-in one process (tests) never share one.
+in one process (tests) never share one. It also holds the service principals the
+tools declare (a public link's page acts as ``service:public-links``), the only names
+a call may be made as besides a signed-in person's.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class Catalog:
 
     def __init__(self, verbs: Iterable[Verb[Any, Any]] = ()) -> None:
         self._verbs: dict[str, Verb[Any, Any]] = {}
+        self._principals: set[str] = set()
         self.add(*verbs)
 
     def add(self, *verbs: Verb[Any, Any]) -> None:
@@ -110,6 +113,18 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self._verbs)
+
+    @property
+    def principals(self) -> frozenset[str]:
+        """The service principals the tools declare (``service:public-links``): the
+        only names the gate's ``call_as_service`` acts as."""
+        return frozenset(self._principals)
+
+    def add_principals(self, *names: str) -> None:
+        for name in names:
+            if name in self._principals:
+                raise CatalogError(f"service principal {name} is declared twice")
+            self._principals.add(name)
 
     def check_operations(self, operations: Mapping[str, Operation]) -> None:
         """Every agent-run verb names an operation that exists and takes exactly the

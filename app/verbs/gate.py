@@ -1,5 +1,10 @@
 """The one gate every verb call passes: validate, canonicalise, authorise, audit,
 dispatch. Tools implement nothing of this; they call ``verbs.call(...)``.
+
+A part of a tool that works for a person nobody signed in as (a public link's page,
+the notebooks monitor) calls ``call_as_service`` as a service principal its tool
+declares: the same pipeline, with policy asked about the service alone and the audit
+row naming both, while the work itself is still done as the person, by her agent.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from app.audit import Auditor
 from app.logs import get_logger
 from app.policy import PolicyInputError, canonical_object
+from app.policy.roles import check_subject
 from app.security.sessions import Identity
 from app.verbs.catalog import Catalog, Verb
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
@@ -45,6 +51,35 @@ class VerbGate:
 
     async def call(self, identity: Identity, name: str, /, **arguments: object) -> Any:
         """The verb's result model, or a VerbError subclass with a plain message."""
+        return await self._call(identity, identity.unix_name, name, arguments)
+
+    async def call_as_service(
+        self, service: str, person: str, name: str, /, **arguments: object
+    ) -> Any:
+        """``name`` done by ``service`` (a service principal a tool declares, such as
+        ``service:public-links``) for ``person``, who is not signed in.
+
+        Policy is asked about the service alone: never about her rights, nor anyone's
+        role, so the service may do exactly what its own rules say. The object is named
+        as for her (her home, her job), the audit row's actor is the service with her
+        name in its detail (``on_behalf_of``), and an agent-run verb runs in her agent,
+        as her, so the kernel still decides as her. Verbs that need a recent sign-in
+        are refused. Raises VerbDenied for a service no enabled tool declares.
+        """
+        if service not in self.catalog.principals:
+            log.warning("verb_unknown_service", service=service, verb=name)
+            raise VerbDenied(f"{service!r} is not a service of this portal.", "denied")
+        try:
+            check_subject(person)
+        except PolicyInputError as error:
+            raise VerbInvalid(str(error), "invalid") from error
+        return await self._call(Identity(0, person, person, ""), service, name, arguments)
+
+    async def _call(
+        self, identity: Identity, subject: str, name: str, arguments: dict[str, object]
+    ) -> Any:
+        """One call; ``subject`` is who policy is asked about and the audit's actor
+        (her, or the service acting for her); ``identity`` is whom the work is for."""
         verb = self.catalog.get(name)
         if verb is None:
             raise VerbInvalid(f"There is no operation called {name!r}.", "unknown-verb")
@@ -58,32 +93,28 @@ class VerbGate:
             domain, value = located if isinstance(located, tuple) else (verb.domain, located)
             obj = canonical_object(verb.kind, value)
         except PolicyInputError as error:
-            await self._audit(identity, verb, "", "invalid", 0.0, reason=str(error))
+            await self._audit(subject, identity, verb, "", "invalid", 0.0, reason=str(error))
             raise VerbInvalid(str(error), "invalid-object") from error
         try:
-            allowed = await self.services.policy.enforce(
-                identity.unix_name, domain, obj, verb.action
-            )
+            allowed = await self.services.policy.enforce(subject, domain, obj, verb.action)
         except PolicyInputError as error:
-            await self._audit(identity, verb, obj, "invalid", 0.0, reason=str(error))
+            await self._audit(subject, identity, verb, obj, "invalid", 0.0, reason=str(error))
             raise VerbInvalid(str(error), "invalid-object") from error
         if allowed:
             extra = [(field, "read") for field in verb.reads]  # a copy's source is read
             extra += [(field, verb.action) for field in verb.writes]  # a move's is changed
             for field, action in extra:
                 source = canonical_object(verb.kind, getattr(args, field))
-                if not await self.services.policy.enforce(
-                    identity.unix_name, domain, source, action
-                ):
+                if not await self.services.policy.enforce(subject, domain, source, action):
                     obj, allowed = f"{obj} from {source}", False
         if not allowed:
-            await self._audit(identity, verb, obj, "denied", 0.0)
+            await self._audit(subject, identity, verb, obj, "denied", 0.0)
             # Name the object only when the asker named it themselves (a path); never
             # reveal what the gate looked up (a job's owner, say).
             what = f" ({obj.split(':', 1)[-1]})" if verb.kind == "file" else ""
             raise VerbDenied(f"You are not allowed to {verb.action} this{what}.", "denied")
         if verb.recent_sign_in and not self._recent(identity):
-            await self._audit(identity, verb, obj, "reauth-needed", 0.0)
+            await self._audit(subject, identity, verb, obj, "reauth-needed", 0.0)
             raise VerbDenied(
                 "This needs a recent sign-in. Confirm your password with the campus sign-in "
                 "service and try again.",
@@ -94,11 +125,20 @@ class VerbGate:
             result = await self._dispatch(verb, args, identity)
         except VerbError as error:
             await self._audit(
-                identity, verb, obj, "failed", _ms(started), kind=error.kind, reason=error.message
+                subject,
+                identity,
+                verb,
+                obj,
+                "failed",
+                _ms(started),
+                kind=error.kind,
+                reason=error.message,
             )
             raise
         except Exception as error:  # a bug or an outage below: audited, then plain words
-            await self._audit(identity, verb, obj, "error", _ms(started), reason=repr(error))
+            await self._audit(
+                subject, identity, verb, obj, "error", _ms(started), reason=repr(error)
+            )
             raise VerbUnavailable(
                 "Something went wrong on our side; nothing was changed. Please try again.",
                 "internal",
@@ -114,7 +154,9 @@ class VerbGate:
             # milliseconds, which the person waiting for their job id should not wait.
             self.services.watcher.poke(after=POKE_DELAY)
         # Routine successes are batched; changes to who may do what are written at once.
-        await self._audit(identity, verb, obj, "ok", _ms(started), urgent=verb.recent_sign_in)
+        await self._audit(
+            subject, identity, verb, obj, "ok", _ms(started), urgent=verb.recent_sign_in
+        )
         return result
 
     async def allowed(self, identity: Identity, name: str, /, **arguments: object) -> bool:
@@ -166,6 +208,7 @@ class VerbGate:
 
     async def _audit(
         self,
+        subject: str,
         identity: Identity,
         verb: Verb[Any, Any],
         obj: str,
@@ -174,8 +217,10 @@ class VerbGate:
         urgent: bool = True,
         **detail: Any,
     ) -> None:
+        if subject != identity.unix_name:  # a service, acting for her
+            detail["on_behalf_of"] = identity.unix_name
         await self.auditor.record(
-            actor=identity.unix_name,
+            actor=subject,
             action=verb.name,
             object=obj,
             outcome=outcome,
@@ -191,7 +236,7 @@ class VerbGate:
         )
 
 
-PATH_FIELDS = ("path", "destination")
+PATH_FIELDS = ("path", "destination", "root")
 
 
 def _canonical_paths(verb: Verb[Any, Any], args: BaseModel) -> BaseModel:

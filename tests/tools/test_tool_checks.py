@@ -48,6 +48,66 @@ def test_rules_may_only_name_the_tools_own_kinds() -> None:
     assert loaded[0].rules() == [["user", "*", "sample:{sub}/**", "read"]]
 
 
+def test_a_services_rule_names_its_own_principal_and_plain_actions() -> None:
+    worker = "service:sample-worker"
+    # The tool's own principal may be given a right on another kind, named one by one.
+    loaded = load_tools(
+        [
+            tool(
+                kinds=["sample"],
+                principals=[worker],
+                policy=[
+                    f"p, {worker}, *, job:**, read",
+                    f"p, {worker}, *, file:/**/state.json, (read|stat)",
+                ],
+            )
+        ]
+    )
+    assert [rule[0] for rule in loaded[0].rules()] == [worker, worker]
+    # Not another tool's principal, nor one it does not declare.
+    with pytest.raises(ToolError, match="not one of its own service principals"):
+        load_tools(
+            [
+                tool(
+                    kinds=["sample"],
+                    policy=["p, service:public-links, *, file:/**, read-published"],
+                )
+            ]
+        )
+    # Not everything, nor a pattern that could grow to other actions.
+    for obj, action in [
+        ("**", "read"),
+        ("job:**", ".*"),
+        ("job:**", "rea."),
+        ("job:**", "(read|.*)"),
+    ]:
+        with pytest.raises(ToolError, match="one by one"):
+            load_tools(
+                [
+                    tool(
+                        kinds=["sample"],
+                        principals=[worker],
+                        policy=[f"p, {worker}, *, {obj}, {action}"],
+                    )
+                ]
+            )
+    # A role's rule still names only the tool's own kinds.
+    with pytest.raises(ToolError, match="own object kinds"):
+        load_tools(
+            [tool(kinds=["sample"], principals=[worker], policy=["p, user, *, job:**, read"])]
+        )
+
+
+def test_a_service_principal_is_spelled_right_and_declared_once() -> None:
+    with pytest.raises(ToolError, match="not a service principal"):
+        load_tools([tool(principals=["worker"])])
+    with pytest.raises(ToolError, match="already does"):
+        load_tools([tool("one", principals=["service:x"]), tool("two", principals=["service:x"])])
+    catalog = catalog_of(CORE_VERBS, load_tools([tool(principals=["service:x"])]))
+    assert catalog.principals == {"service:x"}
+    assert catalog_of(CORE_VERBS, []).principals == frozenset()
+
+
 def test_a_malformed_rule_names_the_tool() -> None:
     with pytest.raises(ToolError, match="tool sample's policy line 1"):
         load_tools([tool(kinds=["sample"], policy=["p, nobody-role, *, sample:x, read"])])
