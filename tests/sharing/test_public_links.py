@@ -1,10 +1,14 @@
 """Public links through a real portal: no sign-in to download, a clean page for a
 wrong, expired or revoked link, passwords, only a hash in the database, and no way
-out of a published folder (``..``, symlinks)."""
+out of a published folder (``..``, symlinks). The file is opened through the gate by
+the files tool's service principal for the link's owner: audited as both, and refused
+once an administrator removed that principal's rule."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -17,8 +21,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.conftest import Portal
-from tests.helpers import new_client, signed_in
+from tests.conftest import TEST_PORT, Portal, running_portal
+from tests.helpers import new_client, signed_in, wait_until
 
 ALICE = 2001
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -26,6 +30,7 @@ LINK = re.compile(r"/p/([A-Za-z0-9_-]{40,})")
 XSS_NAME = '<img src=x onerror="alert(1)">.txt'
 
 PART_NAME = f".onestop-upload-{'0' * 32}.part"
+SERVICE = "service:public-links"
 
 
 @pytest.fixture
@@ -71,6 +76,18 @@ def links(portal: Portal) -> list[tuple[int, str, str]]:
     database = portal.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(database) as db:
         return db.execute("SELECT id, token_hash, password_hash FROM public_links").fetchall()
+
+
+def audited(portal: Portal, action: str) -> list[tuple[str, str, str, dict[str, object]]]:
+    """(actor, object, outcome, detail) of the audit rows for ``action``."""
+    database = portal.database_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        found = db.execute(
+            "SELECT actor, object, outcome, detail FROM audit_events WHERE action = ?", (action,)
+        ).fetchall()
+    return [
+        (actor, obj, outcome, json.loads(detail or "{}")) for actor, obj, outcome, detail in found
+    ]
 
 
 def test_a_file_link_downloads_without_sign_in(portal: Portal, published: Path) -> None:
@@ -215,3 +232,62 @@ def test_share_pages_show_html_names_as_text(portal: Portal, published: Path) ->
             f"{portal.url}/files/share", params={"path": str(published / "report.txt")}
         )
         assert refused.status_code in (403, 409) and "Traceback" not in refused.text
+
+
+def test_the_download_is_audited_as_the_service_for_the_owner(
+    portal: Portal, published: Path
+) -> None:
+    target = published / "report.txt"
+    with signed_in(portal.url, "alice") as alice:
+        secret = publish(alice, portal, target)
+    with new_client() as stranger:
+        assert stranger.get(f"{portal.url}/p/{secret}").status_code == 200
+        assert stranger.get(f"{portal.url}/p/{secret}/download").content == b"the report"
+
+    def rows(action: str) -> list[tuple[str, str, str, dict[str, object]]]:
+        return [row for row in audited(portal, action) if row[1] == f"file:{target}"]
+
+    # The gate's rows: the service principal did it, for her (routine successes are
+    # written a moment later, in a batch).
+    for action in ("files.public_list", "files.public_open"):
+        (actor, _, outcome, detail), *_ = wait_until(lambda a=action: rows(a), 10)
+        assert (actor, outcome, detail.get("on_behalf_of")) == (SERVICE, "ok", "alice")
+    # The page's own row: the link was used, and what it gave out.
+    (link_id,) = (
+        r[0] for r in links(portal) if r[1] == hashlib.sha256(secret.encode()).hexdigest()
+    )
+    used = [row for row in rows("files.public_download") if row[0] == f"public-link:{link_id}"]
+    assert [(outcome, detail.get("size")) for _, _, outcome, detail in used] == [("ok", 10)]
+
+
+def test_without_the_services_rule_a_link_opens_nothing(
+    cluster: None, idp: str, tmp_path: Path, published: Path
+) -> None:
+    """An administrator removed the principal's rule: the link's page refuses plainly,
+    as for a link that is not there, and says nothing of the file."""
+    with running_portal(tmp_path, TEST_PORT + 10) as second:
+        with signed_in(second.url, "alice") as alice:
+            secret = publish(alice, second, published / "report.txt")
+        with new_client() as stranger:
+            assert stranger.get(f"{second.url}/p/{secret}/download").content == b"the report"
+        database = second.database_url.removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(database)) as db, db:
+            removed = db.execute(
+                "DELETE FROM casbin_rule WHERE ptype = 'p' AND v0 = ?", (SERVICE,)
+            ).rowcount
+        assert removed == 1
+        second.restart()  # rules are read at start; a removed default stays removed
+        with new_client() as stranger:
+            for url in (f"{second.url}/p/{secret}", f"{second.url}/p/{secret}/download"):
+                refused = stranger.get(url)
+                assert refused.status_code == 404 and "not available" in refused.text, url
+                assert "report" not in refused.text and "Traceback" not in refused.text
+        denied = {
+            (actor, action, outcome)
+            for action in ("files.public_list", "files.public_open")
+            for actor, _, outcome, _ in audited(second, action)
+        }
+        assert {
+            (SERVICE, "files.public_list", "denied"),
+            (SERVICE, "files.public_open", "denied"),
+        } <= denied

@@ -17,8 +17,10 @@ from app.verbs import CORE_VERBS, VerbDenied, VerbFailed, VerbInvalid
 from tests.helpers import submit_as
 from tests.verbs.conftest import Harness
 
-# For each verb: arguments that make sense, and the least role that may use it.
-# A verb added to the catalog without a line here fails test_every_verb_is_covered.
+# For each verb: arguments that make sense, and the least role that may use it, or
+# the service principal that alone may (Tool.principals; called with call_as_service
+# for alice). A verb added to the catalog without a line here fails
+# test_every_verb_is_covered.
 SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "files.stat": ({"path": "/home/{who}"}, "user"),
     "files.list": ({"path": "/home/{who}"}, "user"),
@@ -56,6 +58,9 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "files.shares": ({}, "user"),
     "files.publish": ({"path": "/home/{who}/gate-sample.txt"}, "user"),
     "files.unpublish": ({"link_id": 999999}, "user"),
+    # What a public link opens, by the link page's principal for the link's owner.
+    "files.public_open": ({"root": "/home/{who}/gate-sample.txt"}, "service:public-links"),
+    "files.public_list": ({"root": "/home/{who}/gate-sample.txt"}, "service:public-links"),
     # Transfers (wrappers/files/verbs/transfer.py): the upload samples find nothing to work
     # on or a taken name, so no hidden part file is left behind.
     "files.upload_start": (
@@ -133,15 +138,31 @@ async def test_the_catalog_walk(harness: Harness) -> None:
                 await harness.gate.call(stranger, name, **fill(args, "alice", job, n))
             assert ("mallory", "denied") in {(a, o) for a, _, o in await harness.audit(name)}
             # Someone with the role: not denied (the work itself may still fail).
-            person = harness.person(PEOPLE[role], recent=True)
-            who = "alice" if role == "user" else PEOPLE[role]
+            if role.startswith("service:"):
+                # The other services, without this verb's rule, are denied like strangers.
+                for other in sorted(harness.gate.catalog.principals - {role}):
+                    with pytest.raises(VerbDenied):
+                        await harness.gate.call_as_service(
+                            other, "alice", name, **fill(args, "alice", job, n)
+                        )
+                    audited = {(a, o) for a, _, o in await harness.audit(name)}
+                    assert (other, "denied") in audited
+                call = harness.gate.call_as_service(
+                    role, "alice", name, **fill(args, "alice", job, n)
+                )
+                actor = role
+            else:
+                person = harness.person(PEOPLE[role], recent=True)
+                who = "alice" if role == "user" else PEOPLE[role]
+                call = harness.gate.call(person, name, **fill(args, who, job, n))
+                actor = PEOPLE[role]
             try:
-                result = await harness.gate.call(person, name, **fill(args, who, job, n))
+                result = await call
             except VerbFailed:
                 result = None
             if hasattr(result, "fd"):
                 os.close(result.fd)
-            outcomes = {o for a, _, o in await harness.audit(name) if a == PEOPLE[role]}
+            outcomes = {o for a, _, o in await harness.audit(name) if a == actor}
             assert outcomes & {"ok", "failed"}, (name, outcomes)
             if role != "user":  # and a plain user may not use it
                 with pytest.raises(VerbDenied):

@@ -17,6 +17,7 @@ from wrappers.files.models import FileShare, PublicLink
 from wrappers.files.settings import FileSettings
 from wrappers.files.share_store import ShareStore
 from wrappers.files.verbs import VERBS
+from wrappers.files.verbs.public import PUBLIC_LINKS, READ_PUBLISHED
 
 routes: list[BaseRoute] = [
     *public_links.routes,
@@ -48,6 +49,8 @@ tool = Tool(
         "files.move",
         "files.page",
         "files.permissions",
+        "files.public_list",
+        "files.public_open",
         "files.publish",
         "files.purge",
         "files.read",
@@ -74,7 +77,13 @@ tool = Tool(
     kinds=("file",),
     # People may use the file verbs anywhere: their agent runs as them, so the kernel
     # decides which files (tier 3); Casbin decides which verbs.
-    policy=("p, user, *, file:/**, (list|stat|read|write|share)",),
+    # Public links' pages open what a link publishes as this principal, for the link's
+    # owner (public_links.py, verbs/public.py); it may do nothing else.
+    principals=(PUBLIC_LINKS,),
+    policy=(
+        "p, user, *, file:/**, (list|stat|read|write|share)",
+        f"p, {PUBLIC_LINKS}, *, file:/**, {READ_PUBLISHED}",
+    ),
     settings=FileSettings,
     models=(FileShare, PublicLink),
     operations=OPERATIONS,

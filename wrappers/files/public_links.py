@@ -1,12 +1,15 @@
 """Public links: ``/p/<secret>`` opens a published file or folder without sign-in.
 
-Not a tool and not a verb (nobody is signed in): a narrow path of its own. At every
-request the link is looked up by the SHA-256 of its secret and must be live (not
-revoked, not expired) and, if it has a password, unlocked in this browser's session.
-The file is then opened by the OWNER's agent, as her (``files.public_open``), which
-walks down from the published item refusing every symlink and ``..``, so nothing
-outside what she published is read. Every download is audited with the actor
-``public-link:<id>``.
+Nobody is signed in, so the page checks the capability itself: at every request the
+link is looked up by the SHA-256 of its secret and must be live (not revoked, not
+expired) and, if it has a password, unlocked in this browser's session. Then it calls
+the verbs ``files.public_list`` and ``files.public_open`` through the gate as the
+files tool's service principal ``service:public-links``, for the link's owner: policy
+decides on that principal's own rule, the gate audits the call (the principal as the
+actor, the owner in the detail), and the OWNER's agent opens the file as her, walking
+down from the published item refusing every symlink and ``..``, so nothing outside
+what she published is read. The page also audits each use of the link with the actor
+``public-link:<id>`` (the password tries, and every download with its size).
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from starlette.routing import Route
 
 from app.security.csrf import csrf_token
 from app.security.sessions import session_of
-from app.verbs import descriptors
+from app.verbs import VerbError, VerbUnavailable, descriptors
 from app.web.templating import render
-from managers.errors import OperationError
 from wrappers.files.downloads import download_headers, file_response
 from wrappers.files.models import PublicLink
 from wrappers.files.share_store import ShareStore, link_state, password_matches
-from wrappers.request import own
+from wrappers.files.verbs.public import PUBLIC_LINKS
+from wrappers.request import own, verb_gate
 
 UNLOCKED = "public_links_unlocked"
 
@@ -42,14 +45,28 @@ def _store(request: Request) -> ShareStore:
 
 
 def _gone(request: Request, status: int = 404) -> Response:
-    """One page for unknown, expired and revoked links alike: a stranger learns
-    nothing about which links exist."""
+    """One page for unknown, expired and revoked links alike, and for one the portal
+    may not open (its rule was removed): a stranger learns nothing about which links
+    exist."""
     return render(
         request,
         "files/public.html",
         {"state": "gone", "heading": "This link is not available"},
         status_code=status,
     )
+
+
+def _refused(request: Request, error: VerbError) -> Response:
+    """What the stranger sees when the verb did not work: the owner's agent or the
+    storage not answering is said as such (try again), anything else is "gone"."""
+    if isinstance(error, VerbUnavailable):
+        return render(
+            request,
+            "files/public.html",
+            {"state": "unavailable", "heading": "This link cannot be opened right now"},
+            status_code=503,
+        )
+    return _gone(request)
 
 
 async def _audit(
@@ -88,9 +105,11 @@ def _relative(request: Request) -> str:
     return value if len(value) <= 4096 and "\x00" not in value else ""
 
 
-async def _agent_call(request: Request, link: PublicLink, op: str, **args: Any) -> Any:
-    agents = request.app.state.verbs.services.agents
-    return await agents.call(link.owner, op, {"root": link.path, **args})
+async def _open(request: Request, link: PublicLink, verb: str, relative: str) -> Any:
+    """``verb`` on the link's item, as the files tool's service for the link's owner."""
+    return await verb_gate(request).call_as_service(
+        PUBLIC_LINKS, link.owner, verb, root=link.path, relative=relative
+    )
 
 
 async def public_page(request: Request) -> Response:
@@ -105,10 +124,10 @@ async def public_page(request: Request) -> Response:
         )
     relative = _relative(request)
     try:
-        listing, _ = await _agent_call(request, link, "files.public_list", relative=relative)
-    except OperationError as error:
+        listing = await _open(request, link, "files.public_list", relative)
+    except VerbError as error:
         await _audit(request, link, "failed", link.path, reason=error.message)
-        return _gone(request)
+        return _refused(request, error)
     name = posixpath.basename(link.path.rstrip("/")) or link.path
     trail = []
     walked = ""
@@ -121,9 +140,9 @@ async def public_page(request: Request) -> Response:
         {
             "state": "open",
             "name": name,
-            "kind": listing.get("kind", "file"),
-            "size": listing.get("size", 0),
-            "items": listing.get("items", []),
+            "kind": listing.kind,
+            "size": listing.size,
+            "items": [item.model_dump() for item in listing.items],
             "relative": relative,
             "trail": trail,
             "base": f"/p/{request.path_params['secret']}",
@@ -180,15 +199,11 @@ async def download(request: Request) -> Response:
     relative = _relative(request)
     what = f"{link.path.rstrip('/')}/{relative}" if relative else link.path
     try:
-        _, fds = await _agent_call(request, link, "files.public_open", relative=relative)
-    except OperationError as error:
+        opened = await _open(request, link, "files.public_open", relative)
+    except VerbError as error:
         await _audit(request, link, "failed", what, reason=error.message)
-        return _gone(request)
-    if len(fds) != 1:
-        for extra in fds:
-            descriptors.close(extra)
-        return _gone(request)
-    fd = fds[0]
+        return _refused(request, error)
+    fd = opened.fd
     if request.method == "GET":
         # Every read is audited; only a whole download (not a resumed piece) counts.
         wanted = request.headers.get("range")
