@@ -87,6 +87,9 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         root.removeHandler(old)
     root.addHandler(_Handler(_Writer(stream), formatter))
     root.setLevel(number)
+    # watchfiles says "1 change detected" at INFO for every change it reports: the
+    # Slurm hook's file in the portal, each open folder in an agent. Kept for DEBUG.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING if number > logging.DEBUG else 0)
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

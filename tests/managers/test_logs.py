@@ -23,6 +23,7 @@ early.info("structlog.line", user="alice", count=3)
 early.debug("structlog.hidden")
 logging.getLogger("onestop.scheduler.states").warning("unrecognised Slurm job state %r", "NEW")
 logging.getLogger("uvicorn.error").debug("stdlib.hidden")
+logging.getLogger("watchfiles.main").info("1 change detected")  # noise at INFO
 try:
     raise ValueError("boom")
 except ValueError:
