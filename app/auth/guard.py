@@ -14,25 +14,32 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.security.sessions import session_of
 
 PUBLIC_PATHS = frozenset({"/login", "/auth/callback", "/signed-out", "/healthz"})
-# /p/<secret>: public links (wrappers/files/public_links.py), which check the link themselves.
-PUBLIC_PREFIXES = ("/static/", "/vendor/", "/p/")
+PUBLIC_PREFIXES = ("/static/", "/vendor/")
 
 
-def is_public(path: str) -> bool:
+def is_public(path: str, tools_prefixes: tuple[str, ...] = ()) -> bool:
     """The few paths a person must reach before signing in (exact paths, not prefixes,
-    except for static assets)."""
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+    except for static assets and what tools open to everyone, Tool.public_prefixes:
+    the files tool's public links, which check the link themselves)."""
+    return (
+        path in PUBLIC_PATHS
+        or path.startswith(PUBLIC_PREFIXES)
+        or bool(tools_prefixes and path.startswith(tools_prefixes))
+    )
 
 
 class RequireSignIn:
     """Redirects a page request to sign-in (keeping where it was going), answers 401
     to other methods, and refuses WebSockets; public paths pass untouched."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, public_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.public_prefixes = public_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or is_public(scope["path"]):
+        if scope["type"] not in ("http", "websocket") or is_public(
+            scope["path"], self.public_prefixes
+        ):
             await self.app(scope, receive, send)
             return
         if session_of(scope).identity is not None:

@@ -32,6 +32,7 @@ from app.models import JobWatch, utcnow
 from app.notify.mailer import Mailer, MailError
 from app.notify.store import NewNotification, NotificationStore
 from app.notify.words import ending_words
+from app.web.words import JobNames
 from managers.scheduler import (
     ClusterSnapshot,
     Job,
@@ -91,6 +92,7 @@ class Notifier:
         logger: Any,
         lookup_retry_seconds: float = 15.0,
         lookup_attempts: int = 40,
+        job_names: JobNames | None = None,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
@@ -100,6 +102,7 @@ class Notifier:
         self.log = logger
         self.lookup_retry_seconds = lookup_retry_seconds
         self.lookup_attempts = lookup_attempts
+        self.job_names = job_names or JobNames()
         self._queue: asyncio.Queue[Ending] = asyncio.Queue()
         self._active: dict[str, list[Job]] = {}
         self._seen: set[str] = set()
@@ -223,7 +226,7 @@ class Notifier:
     async def tell(self, job_id: str, user: str, name: str, jobs: list[Job]) -> None:
         """Record the notification (once), update the owner's open tabs, and send the
         e-mails that were asked for (once each)."""
-        title, sentence = ending_words(job_id, name, jobs)
+        title, sentence = ending_words(job_id, name, jobs, self.job_names)
         array = len(jobs) > 1 or any("_" in job.job_id for job in jobs)
         url = "/jobs" if array else f"/jobs/{job_id}"
         if await self.store.is_portal_user(user):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from app.web.words import duration_words, job_name_words, job_words
+from app.web.words import JobNames, duration_words, job_words
 from managers.scheduler import Job, JobState
 
 
@@ -38,11 +38,13 @@ def _first_up(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def ending_words(job_id: str, name: str, jobs: list[Job]) -> tuple[str, str]:
+def ending_words(
+    job_id: str, name: str, jobs: list[Job], names: JobNames | None = None
+) -> tuple[str, str]:
     """(title, sentence) for the end of job ``job_id``; ``jobs`` are its final
-    records (one, or one per task of an array)."""
+    records (one, or one per task of an array); ``names`` words a tool's own job."""
     array = len(jobs) > 1 or any("_" in job.job_id for job in jobs)
-    label = _label(job_id, job_name_words(name), array)
+    label = _label(job_id, (names or JobNames()).words(name), array)
     if not jobs:
         outcome = "ended, but the portal could not learn how"
         return f"{_first_up(label)} ended", f"Your {label} {outcome}."

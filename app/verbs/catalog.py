@@ -77,6 +77,12 @@ class Verb(Generic[A, R]):
             raise ValueError(f"verb {self.name}: give exactly one of op= or local=")
 
 
+# A verb of any argument and result models, as the catalog holds them side by side:
+# Verb is invariant in both (its handlers take the arguments, its models make them),
+# so no narrower common type exists; each verb itself is declared fully typed.
+AnyVerb = Verb[Any, Any]
+
+
 class NoArgs(BaseModel):
     """For verbs that take nothing."""
 
@@ -88,21 +94,21 @@ class CatalogError(ValueError):
 class Catalog:
     """The verbs one gate knows, by name."""
 
-    def __init__(self, verbs: Iterable[Verb[Any, Any]] = ()) -> None:
-        self._verbs: dict[str, Verb[Any, Any]] = {}
+    def __init__(self, verbs: Iterable[AnyVerb] = ()) -> None:
+        self._verbs: dict[str, AnyVerb] = {}
         self._principals: set[str] = set()
         self.add(*verbs)
 
-    def add(self, *verbs: Verb[Any, Any]) -> None:
+    def add(self, *verbs: AnyVerb) -> None:
         for verb in verbs:
             if verb.name in self._verbs:
                 raise CatalogError(f"verb {verb.name} is registered twice")
             self._verbs[verb.name] = verb
 
-    def get(self, name: str) -> Verb[Any, Any] | None:
+    def get(self, name: str) -> AnyVerb | None:
         return self._verbs.get(name)
 
-    def __getitem__(self, name: str) -> Verb[Any, Any]:
+    def __getitem__(self, name: str) -> AnyVerb:
         return self._verbs[name]
 
     def __contains__(self, name: object) -> bool:

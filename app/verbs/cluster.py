@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 
 from app.security.sessions import Identity
-from app.verbs.catalog import NoArgs, Verb
+from app.verbs.catalog import AnyVerb, NoArgs, Verb
+from app.verbs.services import Services
 from managers.scheduler import ClusterSnapshot
 
 
@@ -17,11 +16,11 @@ class ClusterView(BaseModel):
     snapshot: ClusterSnapshot | None
 
 
-async def cluster_info(args: Any, identity: Identity, services: Any) -> str:
+async def cluster_info(args: NoArgs, identity: Identity, services: Services) -> str:
     return "info"
 
 
-async def latest_snapshot(args: Any, identity: Identity, services: Any) -> ClusterView:
+async def latest_snapshot(args: NoArgs, identity: Identity, services: Services) -> ClusterView:
     """The watcher's reading; its jobs list is cut to the viewer's own."""
     snapshot: ClusterSnapshot | None = services.watcher.latest
     if snapshot is not None:
@@ -29,7 +28,7 @@ async def latest_snapshot(args: Any, identity: Identity, services: Any) -> Clust
     return ClusterView(snapshot=snapshot)
 
 
-VERBS: tuple[Verb[Any, Any], ...] = (
+VERBS: tuple[AnyVerb, ...] = (
     Verb(
         "cluster.snapshot",
         NoArgs,

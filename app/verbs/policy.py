@@ -3,14 +3,13 @@ change is itself checked (admins only by default) and audited."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field, field_validator
 
 from app.policy import ROLES
 from app.security.sessions import Identity
-from app.verbs.catalog import NoArgs, Verb
+from app.verbs.catalog import AnyVerb, NoArgs, Verb
 from app.verbs.errors import VerbFailed
+from app.verbs.services import Services
 
 
 class RoleArgs(BaseModel):
@@ -34,29 +33,29 @@ class Rules(BaseModel):
     rules: list[list[str]]
 
 
-async def roles_object(args: Any, identity: Identity, services: Any) -> str:
+async def roles_object(args: BaseModel, identity: Identity, services: Services) -> str:
     return "roles"
 
 
-async def rules_object(args: Any, identity: Identity, services: Any) -> str:
+async def rules_object(args: BaseModel, identity: Identity, services: Services) -> str:
     return "rules"
 
 
-async def list_rules(args: Any, identity: Identity, services: Any) -> Rules:
+async def list_rules(args: NoArgs, identity: Identity, services: Services) -> Rules:
     return Rules(rules=await services.policy.rules())
 
 
-async def grant(args: Any, identity: Identity, services: Any) -> Changed:
+async def grant(args: RoleArgs, identity: Identity, services: Services) -> Changed:
     return Changed(changed=await services.policy.grant(args.subject, args.role, args.domain))
 
 
-async def revoke(args: Any, identity: Identity, services: Any) -> Changed:
+async def revoke(args: RoleArgs, identity: Identity, services: Services) -> Changed:
     if args.subject == identity.unix_name and args.role == "admin":
         raise VerbFailed("You cannot take your own admin role away; ask another admin.")
     return Changed(changed=await services.policy.revoke(args.subject, args.role, args.domain))
 
 
-VERBS: tuple[Verb[Any, Any], ...] = (
+VERBS: tuple[AnyVerb, ...] = (
     Verb("policy.list", NoArgs, Rules, "policy", "read", rules_object, local=list_rules),
     Verb(
         "policy.grant",

@@ -44,7 +44,7 @@ class Extensions:
         return value if isinstance(value, kind) else None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Services:
     policy: PolicyEnforcer
     agents: AgentClient | RemoteAgentClient

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
 from app.security.sessions import Identity
-from app.verbs.catalog import NoArgs, Verb
+from app.verbs.catalog import AnyVerb, NoArgs, Verb
 from app.verbs.errors import VerbInvalid
+from app.verbs.services import Services
 
 
 class RevokeArgs(BaseModel):
@@ -35,11 +35,11 @@ class Ended(BaseModel):
     count: int
 
 
-async def all_sessions(args: Any, identity: Identity, services: Any) -> str:
+async def all_sessions(args: BaseModel, identity: Identity, services: Services) -> str:
     return "all"
 
 
-async def list_sessions(args: Any, identity: Identity, services: Any) -> SessionList:
+async def list_sessions(args: NoArgs, identity: Identity, services: Services) -> SessionList:
     rows = await services.sessions.active()
     return SessionList(
         sessions=[
@@ -57,7 +57,7 @@ async def list_sessions(args: Any, identity: Identity, services: Any) -> Session
     )
 
 
-async def end_sessions(args: Any, identity: Identity, services: Any) -> Ended:
+async def end_sessions(args: RevokeArgs, identity: Identity, services: Services) -> Ended:
     if args.user:
         return Ended(count=await services.sessions.revoke_user(args.user))
     if args.session:
@@ -65,7 +65,7 @@ async def end_sessions(args: Any, identity: Identity, services: Any) -> Ended:
     raise VerbInvalid("Choose a session or a person on the list first.")
 
 
-VERBS: tuple[Verb[Any, Any], ...] = (
+VERBS: tuple[AnyVerb, ...] = (
     Verb(
         "sessions.list", NoArgs, SessionList, "session", "read", all_sessions, local=list_sessions
     ),

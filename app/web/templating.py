@@ -19,11 +19,17 @@ from app.web import words
 from app.web.job_rows import job_rows
 
 
+def job_names_of(tools: Sequence[Any]) -> words.JobNames:
+    """Job names as the tools word them (Tool.claim_job)."""
+    return words.JobNames([tool.claim_job for tool in tools if tool.claim_job is not None])
+
+
 def build_templates(
     tool_folders: Sequence[Path] = (), nav_tools: Sequence[Any] = ()
 ) -> Jinja2Templates:
     """The portal's own templates first, then each tool's folder (app/tools.py), so a
     tool can use the base page and the partials but never replace them."""
+    names = job_names_of(nav_tools)
     env = Environment(
         loader=FileSystemLoader([REPO_ROOT / "templates", *tool_folders]),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -34,8 +40,9 @@ def build_templates(
         node_words=words.node_words,
         partition_words=words.partition_words,
         job_words=words.job_words,
-        job_name_words=words.job_name_words,
-        notebook_session_of=words.notebook_session_of,
+        # A tool's own jobs (a notebook session's) in its words, with its page.
+        job_name_words=names.words,
+        job_claim=names.claim,
         duration_words=words.duration_words,
         clock_words=words.clock_words,
         memory_words=words.memory_words,

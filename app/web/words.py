@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from managers.notebooks import is_notebook_job, session_of_job
 from managers.scheduler import Job, JobState, NodeState, PartitionState
 
 NODE_WORDS = {
@@ -76,14 +77,41 @@ def partition_words(state: PartitionState) -> str:
     return PARTITION_WORDS[state]
 
 
-def job_name_words(name: str) -> str:
-    """A job's name as lists show it: a notebook session's job says what it is."""
-    return "Jupyter notebook session" if is_notebook_job(name) else name
+@dataclass(frozen=True)
+class JobClaim:
+    """A job a tool started for someone (a notebook session's): what lists call it,
+    the tool's page it belongs to, and what its job page says instead of offering
+    Resubmit (starting it again is the tool's business)."""
+
+    words: str
+    url: str
+    # "<sentence> <a href=url>link</a> after" on the job's page.
+    sentence: str
+    link: str
+    after: str = ""
 
 
-def notebook_session_of(name: str) -> str:
-    """The notebook session a job runs ("" for other jobs), for a link to its page."""
-    return session_of_job(name)
+# claim(job name) -> the claim when the job is the tool's, else None (Tool.claim_job)
+ClaimJob = Callable[[str], JobClaim | None]
+
+
+class JobNames:
+    """Jobs by name as people read them, asking each tool whether a job is its own."""
+
+    def __init__(self, claims: Sequence[ClaimJob] = ()) -> None:
+        self._claims = tuple(claims)
+
+    def claim(self, name: str) -> JobClaim | None:
+        for claim in self._claims:
+            found = claim(name)
+            if found is not None:
+                return found
+        return None
+
+    def words(self, name: str) -> str:
+        """A job's name as lists show it: a tool's own job says what it is."""
+        found = self.claim(name)
+        return found.words if found is not None else name
 
 
 def job_words(state: JobState | str) -> str:

@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from managers.agent import protocol
+from managers.agent.operations import long_waits
 from managers.errors import OperationError
 
 CONNECT_SECONDS = 5.0
 LAUNCH_SECONDS = 30.0
 IN_FLIGHT_PER_PERSON = 8
-# Operations that mostly wait (a folder watch holds its call up to 25 s): they get
-# threads and a per-person allowance of their own, so open folder tabs never take
-# the threads or the slots that everyone's quick calls need.
-LONG_WAITS = frozenset({"files.watch"})
+# Operations that mostly wait (Operation.long_wait: a folder watch holds its call up
+# to 25 s) get threads and a per-person allowance of their own, so open folder tabs
+# never take the threads or the slots that everyone's quick calls need.
 # Above the agent's own cap (managers/files/watch.py, 4), which refuses a further wait
 # at once and in words; this only bounds the threads one person can hold.
 WAITS_PER_PERSON = 8
@@ -100,7 +100,7 @@ class AgentClient:
         """The agent's reply frame undecoded (``{"ok": ..., "result": ...}``), for
         callers that validate it in one pass, and any descriptors that came with it."""
         request = {"op": op, "args": args}
-        waits = op in LONG_WAITS
+        waits = op in long_waits()
         allowance = (self._waiting if waits else self._in_flight)[unix_name]
         executor = self._waits if waits else self._executor
         async with allowance:

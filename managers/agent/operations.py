@@ -26,6 +26,9 @@ class Operation:
     returns_fd: bool = False
     # Offered to other login nodes through the TLS gateway.
     remote: bool = True
+    # Waits for something to happen (a folder to change): the portal runs it in
+    # threads of its own, so open folder tabs never hold up quick calls (client.py).
+    long_wait: bool = False
 
 
 def _sleep(seconds: float) -> dict[str, Any]:
@@ -63,3 +66,8 @@ def installed() -> dict[str, Operation]:
 
 def remote_names() -> frozenset[str]:
     return frozenset(name for name, op in installed().items() if op.remote)
+
+
+@functools.cache
+def long_waits() -> frozenset[str]:
+    return frozenset(name for name, op in installed().items() if op.long_wait)

@@ -26,7 +26,7 @@ OPERATIONS: dict[str, Operation] = {
     "files.save": Operation(manage.save_text),
     "files.usage": Operation(manage.usage),
     # Blocks until the folder changes or its timeout; capped per agent (files/watch.py).
-    "files.watch": Operation(watch.watch_folder),
+    "files.watch": Operation(watch.watch_folder, long_wait=True),
     # Permissions, ACL shares and published items (managers/files/sharing.py).
     "files.permissions": Operation(sharing.permissions),
     "files.chmod": Operation(sharing.set_mode, heavy=True),

@@ -77,7 +77,7 @@ def test_every_page_needs_sign_in(portal: Portal) -> None:
         for route in app.routes
         if hasattr(route, "methods")
         and "GET" in (route.methods or ())
-        and not is_public(route.path)
+        and not is_public(route.path, app.state.public_prefixes)
     ]
     assert "/" in private
     with new_client() as client:

@@ -88,23 +88,28 @@ def test_the_clock_of_a_job_in_plain_words() -> None:
 
 def test_a_notebook_sessions_job_says_what_it_is() -> None:
     from app.notify.words import ending_words
-    from app.web.words import job_name_words
+    from app.tools import discover
+    from app.web.templating import job_names_of
     from managers.notebooks import job_name
     from managers.scheduler import Job, JobState
 
+    names = job_names_of(discover())  # the notebooks tool claims its sessions' jobs
     name = job_name("0123456789abcdef")
-    assert job_name_words(name) == "Jupyter notebook session"
-    assert job_name_words("my-analysis") == "my-analysis"
+    assert names.words(name) == "Jupyter notebook session"
+    assert names.words("my-analysis") == "my-analysis"
     ended = Job(job_id="7", name=name, user="alice", state=JobState.TIMEOUT)
-    title, sentence = ending_words("7", name, [ended])
+    title, sentence = ending_words("7", name, [ended], names)
     assert "Jupyter notebook session" in title and "0123456789abcdef" not in sentence
     named = Job(job_id="8", name="MyRun", user="alice", state=JobState.COMPLETED)
     assert ending_words("8", "MyRun", [named])[0] == "Job 8 'MyRun' finished"
 
 
 def test_only_a_notebook_jobs_name_leads_to_a_session() -> None:
-    from app.web.words import notebook_session_of
+    from app.tools import discover
+    from app.web.templating import job_names_of
 
-    assert notebook_session_of("onestop-notebook-0123456789abcdef") == "0123456789abcdef"
+    names = job_names_of(discover())
+    claim = names.claim("onestop-notebook-0123456789abcdef")
+    assert claim is not None and claim.url == "/notebooks/sessions/0123456789abcdef"
     for other in ("onestop-notebook-../../etc", "onestop-notebook-0123", "my-job", ""):
-        assert notebook_session_of(other) == ""
+        assert names.claim(other) is None

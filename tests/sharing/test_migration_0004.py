@@ -7,7 +7,7 @@ from alembic import command
 from sqlalchemy import create_engine, text
 
 from app.db import alembic_config, sync_url
-from app.policy.defaults import default_rules
+from app.tools import discover
 
 OLD = "(list|stat|read|write)"
 NEW = "(list|stat|read|write|share)"
@@ -39,6 +39,8 @@ def test_a_seeded_policy_gains_share(sqlite_url: str) -> None:
     engine.dispose()
     command.upgrade(config, "0004")
     assert file_rule(sqlite_url) == [NEW]
-    assert ("user", "*", "file:/**", NEW) in [tuple(rule) for rule in default_rules()]
+    # The rule the migration writes is the one the files tool ships (Tool.policy).
+    shipped = next(tool for tool in discover() if tool.name == "files").rules()
+    assert ("user", "*", "file:/**", NEW) in [tuple(rule) for rule in shipped]
     command.downgrade(config, "0003")
     assert file_rule(sqlite_url) == [OLD]

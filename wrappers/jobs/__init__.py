@@ -8,10 +8,15 @@ verbs run (managers/execution/agent_operations.py). Fixed addresses
 ``/jobs/{job_id}`` takes the rest.
 """
 
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from app.tools import Card, Tool
 from app.verbs import Services
+from app.verbs.services import Extensions
 from managers.execution.agent_operations import OPERATIONS
 from wrappers.jobs import fragments, fromfile, history, pages, templates
 from wrappers.jobs.models import JobTemplate
@@ -23,9 +28,17 @@ routes: list[BaseRoute] = [*history.routes, *templates.routes, *fromfile.routes,
 
 
 async def provide(services: Services) -> TemplateStore:
-    store = TemplateStore(services.database)
-    await store.seed_examples()  # a fresh site's composer is never empty
-    return store
+    return TemplateStore(services.database)
+
+
+@contextlib.asynccontextmanager
+async def seeding(app: Starlette) -> AsyncIterator[None]:
+    """At start, a fresh site's composer gets its example templates (never empty)."""
+    extensions: Extensions = app.state.extensions
+    store = extensions.get(TemplateStore)
+    if store is not None:
+        await store.seed_examples()
+    yield
 
 
 tool = Tool(
@@ -82,6 +95,7 @@ tool = Tool(
     models=(JobTemplate,),
     operations=OPERATIONS,
     provides=provide,
+    lifespan=seeding,
     order=10,
 )
 
