@@ -12,7 +12,6 @@ import pwd
 import re
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import TEST_PORT, Portal, portal_with_own_agents
+from tests.helpers import wait_until
 from tests.notebooks.conftest import end_session
 
 
@@ -115,10 +115,7 @@ def work_in_the_session(page: Page, url: str, session_id: str, workfolder: Path)
         rename.get_by_role("textbox", name="File name").fill(name)
         rename.get_by_role("button", name="Rename").click()
     saved = workfolder / name
-    deadline = time.monotonic() + 30
-    while saved_output(saved) != "4":
-        assert time.monotonic() < deadline, f"{saved} was not saved with the result"
-        time.sleep(0.3)
+    wait_until(lambda: saved_output(saved) == "4", 30, 0.3)  # saved with the result
     assert saved.stat().st_uid == pwd.getpwnam("alice").pw_uid, "saved as alice"
     lab.close()
 

@@ -26,6 +26,7 @@ from app.verbs import VerbGate
 from managers.agent.client import AgentClient
 from tests.agents.conftest import stop_agents
 from tests.helpers import local_gate
+from tests.helpers import squeue as squeue  # the notebook tests import it from here
 from wrappers.notebooks.monitor import NotebookMonitor
 from wrappers.notebooks.store import Notebooks
 
@@ -124,16 +125,6 @@ async def notebook_harness(
                 end_session(row.id, person)
         agents.close()
         await built.close()
-
-
-def squeue(job_id: str, fields: str = "%u %T %j") -> str:
-    """What Slurm itself says about a job (empty once it has left the queue)."""
-    return subprocess.run(
-        ["squeue", "--noheader", "--states=all", f"--format={fields}", "--jobs", job_id],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
 
 
 def end_session(session_id: str, owner: str = "alice") -> None:

@@ -5,12 +5,10 @@ through the proxy too."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import re
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_PORT, Portal, portal_with_own_agents
-from tests.helpers import FORM_TOKENS, new_client, sign_in
+from tests.helpers import FORM_TOKENS, signed_in, wait_until
 from tests.notebooks.conftest import end_session
 
 
@@ -32,13 +30,6 @@ def pages_portal(
         tmp_path_factory.mktemp("notebook-pages"), TEST_PORT + 10
     ) as portal:
         yield portal
-
-
-@contextlib.contextmanager
-def signed_in(portal: Portal, who: str) -> Iterator[httpx.Client]:
-    with new_client() as client:
-        assert sign_in(client, portal.url, who).status_code == 303
-        yield client
 
 
 def start(client: httpx.Client, url: str, **fields: str) -> httpx.Response:
@@ -56,7 +47,7 @@ def field_error(page: str, field: str) -> str:
 
 
 def test_mistakes_are_explained_next_to_their_field(pages_portal: Portal) -> None:
-    with signed_in(pages_portal, "alice") as client:
+    with signed_in(pages_portal.url, "alice") as client:
         answer = start(client, pages_portal.url, hours="0")
         assert answer.status_code == 400
         assert "at least a few minutes" in field_error(answer.text, "hours")
@@ -71,7 +62,7 @@ def test_mistakes_are_explained_next_to_their_field(pages_portal: Portal) -> Non
 
 
 def test_someone_elses_session_looks_like_none(pages_portal: Portal) -> None:
-    with signed_in(pages_portal, "alice") as alice, signed_in(pages_portal, "bob") as bob:
+    with signed_in(pages_portal.url, "alice") as alice, signed_in(pages_portal.url, "bob") as bob:
         answer = start(alice, pages_portal.url, label="alice only", hours="0.25")
         assert answer.status_code == 303
         session_id = answer.headers["location"].rsplit("/", 1)[-1]
@@ -106,7 +97,7 @@ def test_a_notebook_file_opens_in_her_session_or_offers_one(pages_portal: Portal
     folder.mkdir()
     os.chown(folder, alice.pw_uid, alice.pw_gid)
     notebook = folder / "analysis.ipynb"
-    with signed_in(pages_portal, "alice") as client:
+    with signed_in(pages_portal.url, "alice") as client:
         try:
             outside = client.get(f"{url}/notebooks/open", params={"path": "/etc/x.ipynb"})
             assert outside.status_code == 400 and "inside your home folder" in outside.text
@@ -123,12 +114,12 @@ def test_a_notebook_file_opens_in_her_session_or_offers_one(pages_portal: Portal
             assert answer.status_code == 303, answer.text[:2000]
             session_id = answer.headers["location"].rsplit("/", 1)[-1]
             try:
-                deadline = time.monotonic() + 120
-                while 'data-state="ready"' not in (
-                    status := client.get(f"{url}/notebooks/sessions/{session_id}/status").text
-                ):
-                    assert time.monotonic() < deadline, status[:500]
-                    time.sleep(0.5)
+
+                def ready_status() -> str:
+                    text = client.get(f"{url}/notebooks/sessions/{session_id}/status").text
+                    return text if 'data-state="ready"' in text else ""
+
+                status = wait_until(ready_status, 120, 0.5)
                 assert f'href="/notebooks/{session_id}/tree"' in status
                 tree = client.get(f"{url}/notebooks/{session_id}/tree", follow_redirects=True)
                 assert tree.status_code == 200 and "jupyter" in tree.text.lower()

@@ -7,35 +7,18 @@ and from Slurm, and probes each server again before it counts as ready.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import subprocess
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.agents.conftest import stop_agents
-from tests.conftest import TEST_PORT, running_portal, start_portal_process
-from tests.helpers import FORM_TOKENS, new_client, sign_in
+from tests.conftest import TEST_PORT, portal_with_own_agents
+from tests.helpers import FORM_TOKENS, new_client, sign_in, wait_until
 from tests.jupyter_session import run_in_kernel
 from tests.notebooks.conftest import end_session, squeue
 
 PORT = TEST_PORT + 10
-
-
-@pytest.fixture
-def own_agents() -> Iterator[str]:
-    """Agents of this test's own portal, so they run the code under test."""
-    base = Path("/run/onestop-test") / uuid.uuid4().hex[:8]
-    yield str(base / "agents")
-    stop_agents(base / "agents")
-    shutil.rmtree(base, ignore_errors=True)
 
 
 def status_of(client: httpx.Client, url: str, session_id: str) -> str:
@@ -47,11 +30,12 @@ def status_of(client: httpx.Client, url: str, session_id: str) -> str:
 
 
 def wait_ready(client: httpx.Client, url: str, session_id: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while (state := status_of(client, url, session_id)) != "ready":
-        assert state in ("queued", "starting"), state
-        assert time.monotonic() < deadline, f"session {session_id} is still {state}"
-        time.sleep(0.5)
+    def ready() -> bool:
+        state = status_of(client, url, session_id)
+        assert state in ("queued", "starting", "ready"), state
+        return state == "ready"
+
+    wait_until(ready, seconds, 0.5)
 
 
 def kernels(client: httpx.Client, url: str, session_id: str) -> list[str]:
@@ -60,13 +44,9 @@ def kernels(client: httpx.Client, url: str, session_id: str) -> list[str]:
     return [kernel["id"] for kernel in answer.json()]
 
 
-def test_a_restarted_portal_keeps_every_session(
-    cluster: None, idp: str, tmp_path: Path, own_agents: str
-) -> None:
-    with (
-        running_portal(tmp_path, PORT, ONESTOP_AGENTS__RUNTIME_DIR=own_agents) as portal,
-        new_client() as client,
-    ):
+def test_a_restarted_portal_keeps_every_session(cluster: None, idp: str, tmp_path: Path) -> None:
+    # Agents of this portal's own, so they run the code under test.
+    with portal_with_own_agents(tmp_path, PORT) as portal, new_client() as client:
         assert sign_in(client, portal.url, "alice").status_code == 303
         form = client.get(f"{portal.url}/notebooks")
         assert form.status_code == 200 and "Start notebook" in form.text
@@ -96,28 +76,19 @@ def test_a_restarted_portal_keeps_every_session(
             base = f"/notebooks/{session_id}/"
             assert run_in_kernel(portal.url, client.cookies, base, kernel, "x = 41; x") == "41"
 
-            # The portal dies without any chance to clean up.
-            listening = subprocess.run(
-                ["fuser", f"{PORT}/tcp"], capture_output=True, text=True, check=True
-            )
-            for pid in listening.stdout.split():
-                os.kill(int(pid), signal.SIGKILL)
+            portal.kill()  # without any chance to clean up
             with pytest.raises(httpx.TransportError):
                 client.get(f"{portal.url}/healthz")
             assert squeue(job_id).split()[1] == "RUNNING", "the session outlives the portal"
 
-            process = start_portal_process(portal.env, portal.log)
-            try:
-                listed = client.get(f"{portal.url}/notebooks")
-                assert listed.status_code == 200
-                assert "survives restarts" in listed.text
-                assert f'data-session="{session_id}" data-state="ready"' in listed.text
-                wait_ready(client, portal.url, session_id, seconds=30)
-                assert kernel in kernels(client, portal.url, session_id), "the same kernel"
-                # Same URL, same kernel: what she computed before is still there.
-                assert run_in_kernel(portal.url, client.cookies, base, kernel, "x + 1") == "42"
-            finally:
-                process.kill()
-                process.wait(10)
+            portal.start()
+            listed = client.get(f"{portal.url}/notebooks")
+            assert listed.status_code == 200
+            assert "survives restarts" in listed.text
+            assert f'data-session="{session_id}" data-state="ready"' in listed.text
+            wait_ready(client, portal.url, session_id, seconds=30)
+            assert kernel in kernels(client, portal.url, session_id), "the same kernel"
+            # Same URL, same kernel: what she computed before is still there.
+            assert run_in_kernel(portal.url, client.cookies, base, kernel, "x + 1") == "42"
         finally:
             end_session(session_id)
