@@ -16,6 +16,9 @@ from app.security.sessions import SessionState
 
 log = get_logger("onestop.access")
 
+ACTOR = "onestop.actor"
+"""Scope key for the person an app outside the portal's session middleware let in."""
+
 
 class AccessLogMiddleware:
     def __init__(self, app: ASGIApp) -> None:
@@ -43,10 +46,12 @@ class AccessLogMiddleware:
         finally:
             state = scope.get("onestop.session")
             identity = state.identity if isinstance(state, SessionState) else None
+            # A tool's own origin (app/origins.py) names whom it let in itself.
+            user = identity.unix_name if identity else scope.get(ACTOR) or "anonymous"
             client = scope.get("client")
             self.log.info(
                 "request",
-                user=identity.unix_name if identity else "anonymous",
+                user=user,
                 method=scope["method"],
                 path=scope["path"],
                 status=status,

@@ -23,6 +23,7 @@ from app.auth.oidc import OIDCClient
 from app.db import REPO_ROOT, check_schema, create_engine, session_factory
 from app.logs import configure_logging, get_logger
 from app.notify import Mailer, NotificationStore, Notifier
+from app.origins import ToolOrigins
 from app.policy import load_policy
 from app.policy.roles import PROJECT_JOB_VIEW
 from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
@@ -40,6 +41,7 @@ from app.tools import (
     early_routes_of,
     ensure_rules,
     followers_of,
+    origins_of,
     own_checks_of,
     provide_all,
     renderers_of,
@@ -129,6 +131,7 @@ def create_app(settings: Settings) -> Starlette:
     catalog = catalog_of(CORE_VERBS, tools)
     extensions = Extensions()
     own_checks = own_checks_of(tools)
+    claim = origins_of(tools, settings)
     engine = create_engine(settings.database_url)
     db_sessions = session_factory(engine)
     store = SessionStore(db_sessions, settings)
@@ -233,6 +236,8 @@ def create_app(settings: Settings) -> Starlette:
     ]
     middleware = [
         Middleware(SecurityHeadersMiddleware, settings=settings),
+        # A tool's own hosts (each notebook session's) never reach what follows.
+        *([Middleware(ToolOrigins, claim=claim)] if claim is not None else []),
         Middleware(SessionMiddleware, store=store, settings=settings, recent_ok=own_checks),
         Middleware(AccessLogMiddleware),
         Middleware(CSRFMiddleware, exempt=own_checks),

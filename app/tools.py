@@ -26,13 +26,16 @@ from importlib import resources
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 from sqlmodel import SQLModel
 from starlette.requests import Request
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from app.logs import get_logger
+from app.origins import HostClaim, host_of
 from app.policy.defaults import parse_rules
 from app.policy.errors import PolicyInputError
 from app.policy.roles import check_service, is_service
@@ -72,6 +75,12 @@ Provides = Callable[["Services"], Awaitable[object]]
 # replace the portal's CSRF token (a reverse proxy whose pages cannot send it), and
 # where the portal session may be read from a one-second cache (app/recent.py).
 OwnChecks = Callable[[str], bool]
+# own_origins(settings) -> claim, where claim(host) is the ASGI app that answers every
+# request and WebSocket sent to ``host`` (a host name of the tool's own, never the
+# portal's: the notebooks tool's one per session), or None. Asked before anything
+# else (app/origins.py): such a request never meets the portal's sessions, cookies,
+# checks or routes.
+OwnOrigins = Callable[["Settings"], HostClaim]
 
 
 class ToolError(Exception):
@@ -146,6 +155,8 @@ class Tool:
     # Routes matched before the portal's own (a proxy hit hundreds of times a page).
     early_routes: Sequence[BaseRoute] = ()
     own_checks: OwnChecks | None = None
+    # Whole hosts it serves itself, apart from the portal's origin (see OwnOrigins).
+    own_origins: OwnOrigins | None = None
     # Where its link and card sit among the others (smaller first).
     order: int = 100
 
@@ -351,6 +362,39 @@ def own_checks_of(tools: Sequence[Tool]) -> OwnChecks:
         return any(check(path) for check in checks)
 
     return owned
+
+
+def origins_of(tools: Sequence[Tool], settings: Settings) -> HostClaim | None:
+    """One claim for every tool's own hosts (``Tool.own_origins``), or None if no tool
+    has any. A tool whose hosts would take the portal's own host fails at start."""
+    claims: list[tuple[str, HostClaim]] = []
+    portal = host_of(urlsplit(settings.public_url).netloc)
+    for tool in tools:
+        if tool.own_origins is None:
+            continue
+        try:
+            claim = tool.own_origins(settings)
+        except ValueError as error:
+            raise ToolError(f"tool {tool.name!r} cannot serve its hosts: {error}") from None
+        if claim(portal) is not None:
+            raise ToolError(
+                f"tool {tool.name!r} would serve the portal's own host {portal!r}: give it "
+                "hosts of its own in its settings"
+            )
+        claims.append((tool.name, claim))
+    if not claims:
+        return None
+    if len(claims) == 1:
+        return claims[0][1]
+
+    def claimed(host: str) -> ASGIApp | None:
+        for _name, claim in claims:
+            target = claim(host)
+            if target is not None:
+                return target
+        return None
+
+    return claimed
 
 
 def early_routes_of(tools: Sequence[Tool]) -> list[BaseRoute]:

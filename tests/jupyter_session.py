@@ -24,10 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import httpx
 from sqlmodel import Session, create_engine
-from websockets.sync.client import connect
-from websockets.typing import Origin, Subprotocol
+from websockets.typing import Subprotocol
 
 from managers.notebooks.launch import batch_script
 from wrappers.notebooks.models import NotebookSession
@@ -202,21 +200,18 @@ def execute_result(frame: bytes, msg_id: str) -> str | None:
     return str(json.loads(parts[3])["data"]["text/plain"])
 
 
-def run_in_kernel(
-    portal_url: str, cookies: httpx.Cookies, base: str, kernel: str, code: str
-) -> str:
-    """Run ``code`` in a kernel over the proxy's WebSocket, as JupyterLab does; its
-    text/plain result."""
+def run_in_kernel(origin: str, cookie: str, base: str, kernel: str, code: str) -> str:
+    """Run ``code`` in a kernel over the proxy's WebSocket on the session's ``origin``
+    (sending ``cookie``, its pass), as JupyterLab does; its text/plain result."""
+    from tests.notebook_origin import open_ws
+
     session = secrets.token_hex(8)
-    url = portal_url.replace("http://", "ws://") + f"{base}api/kernels/{kernel}/channels"
-    cookie = "; ".join(f"{each.name}={each.value}" for each in cookies.jar)
-    with connect(
+    url = origin.replace("http://", "ws://") + f"{base}api/kernels/{kernel}/channels"
+    with open_ws(
         f"{url}?session_id={session}",
-        additional_headers={"Cookie": cookie},
-        origin=Origin(portal_url),
+        cookie,
+        origin,
         subprotocols=[Subprotocol(KERNEL_PROTOCOL)],
-        open_timeout=20,
-        max_size=None,
     ) as ws:
         msg_id, frame = execute_request(code, session)
         ws.send(frame)

@@ -67,6 +67,7 @@ class SessionState:
     identity: Identity | None = None
     created_at: datetime | None = None
     last_seen_at: datetime | None = None
+    expires_at: datetime | None = None
     _snapshot: str = "{}"
     rotate_requested: bool = False
     destroy_requested: bool = False
@@ -111,7 +112,11 @@ class SessionStore:
         """
         if not token or len(token) > 128:
             return SessionState()
-        id_hash = hash_token(token)
+        return await self.load_hashed(hash_token(token), recent=recent)
+
+    async def load_hashed(self, id_hash: str, *, recent: bool = False) -> SessionState:
+        """``load`` for a session known by its id hash (what a notebook origin's pass
+        remembers of the portal session it was made in); checked the same way."""
         if recent:
             row = await self._recent.get(id_hash, lambda: self._row(id_hash))
         else:
@@ -143,6 +148,7 @@ class SessionStore:
             identity=identity,
             created_at=record.created_at,
             last_seen_at=record.last_seen_at,
+            expires_at=record.expires_at,
             _snapshot=record.data,
         )
 
@@ -192,14 +198,7 @@ class SessionStore:
             async with transaction(self._sessions) as db:
                 db.add(record)
             return token
-        if state.id_hash and (
-            state.changed
-            or (
-                state.last_seen_at is not None
-                and now - state.last_seen_at > TOUCH_EVERY
-                and not self._touched_lately(state.id_hash, now)
-            )
-        ):
+        if state.id_hash and (state.changed or self._touch_due(state, now)):
             self._recent.forget(state.id_hash)
             async with transaction(self._sessions) as db:
                 await db.exec(
@@ -208,6 +207,30 @@ class SessionStore:
                     .values(data=json.dumps(state.data, default=str), last_seen_at=now)
                 )
         return None
+
+    def _touch_due(self, state: SessionState, now: datetime) -> bool:
+        """Whether its last_seen_at is over a minute old and no request of this
+        process wrote it meanwhile."""
+        return (
+            state.id_hash is not None
+            and state.last_seen_at is not None
+            and now - state.last_seen_at > TOUCH_EVERY
+            and not self._touched_lately(state.id_hash, now)
+        )
+
+    async def keep_alive(self, state: SessionState) -> None:
+        """Note a request made in this session somewhere else than the portal's pages
+        (on a notebook origin), so working there keeps it from idling out; written at
+        most once a minute."""
+        if state.id_hash is None or not self._touch_due(state, utcnow()):
+            return
+        self._recent.forget(state.id_hash)
+        async with transaction(self._sessions) as db:
+            await db.exec(
+                update(WebSession)
+                .where(WebSession.id_hash == state.id_hash)  # type: ignore[arg-type]
+                .values(last_seen_at=utcnow())
+            )
 
     async def still_valid(self, id_hash: str) -> bool:
         """Whether a signed-in session may go on (not revoked, not expired)."""

@@ -49,6 +49,7 @@ ALL_TABLES = {
     "public_links",
     "notebook_sessions",
     "policy_seeded",
+    "notebook_passes",
 }
 
 

@@ -1,5 +1,6 @@
-"""JupyterLab in a real browser, through the portal's proxy: it runs a cell, and the
-secret that opens the server is nowhere the page (or a script on it) could read."""
+"""JupyterLab in a real browser, through the portal's proxy on the session's own
+origin: it runs a cell, and the secret that opens the server is nowhere the page (or
+a script on it) could read."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from playwright.sync_api import Page, Response, expect
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Portal
 from tests.jupyter_session import Jupyter, jupyter_as, register
+from tests.notebook_origin import nb_origin
 
 NOTEBOOK = {
     "cells": [
@@ -49,8 +51,10 @@ def test_jupyterlab_runs_a_cell_and_never_sees_the_secret(
 
     page.on("response", remember)
     sign_in(page, portal.url, "alice")
+    # An old address on the portal leads through Connect to the session's own origin.
+    origin = nb_origin(portal.url, alice_nb.session_id)
     page.goto(f"{portal.url}/notebooks/{alice_nb.session_id}")
-    expect(page).to_have_url(f"{portal.url}{alice_nb.base}lab", timeout=30000)
+    expect(page).to_have_url(f"{origin}{alice_nb.base}lab", timeout=30000)
     # A notebook of hers with its kernel named, opened in a fresh workspace (so what
     # an earlier run left open does not matter); the kernel starts by itself.
     name = f"proxy-{secrets.token_hex(4)}.ipynb"
@@ -58,7 +62,7 @@ def test_jupyterlab_runs_a_cell_and_never_sees_the_secret(
     notebook.write_text(json.dumps(NOTEBOOK))
     os.chown(notebook, 2001, 2001)
     try:
-        page.goto(f"{portal.url}{alice_nb.base}lab/workspaces/{name[:-6]}/tree/{name}")
+        page.goto(f"{origin}{alice_nb.base}lab/workspaces/{name[:-6]}/tree/{name}")
         expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60000)
         editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
         editor.click()

@@ -1,7 +1,8 @@
 """alice works in a Jupyter notebook from her browser: she starts a session from the
-form, watches it become ready without reloading, connects, runs ``2 + 2`` (the
-kernel's WebSocket goes through the portal's proxy), saves, finds the notebook in the
-file manager, opens it from there, and stops the session."""
+form, watches it become ready without reloading, connects (JupyterLab opens on the
+session's own origin), runs ``2 + 2`` (the kernel's WebSocket goes through the
+portal's proxy), saves, finds the notebook in the file manager, opens it from there,
+and stops the session."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import TEST_PORT, Portal, portal_with_own_agents
 from tests.helpers import wait_until
+from tests.notebook_origin import nb_origin
 from tests.notebooks.conftest import end_session
 
 
@@ -83,7 +85,7 @@ def work_in_the_session(page: Page, url: str, session_id: str, workfolder: Path)
     # No reload: the live connection brings "ready" and the Connect button.
     expect(status).to_have_attribute("data-state", "ready", timeout=120_000)
     connect = status.locator("a.connect")
-    expect(connect).to_have_attribute("href", f"/notebooks/{session_id}/lab")
+    expect(connect).to_have_attribute("href", f"/notebooks/sessions/{session_id}/connect")
     expect(status).to_contain_text("left")
     screenshot(page, "notebooks-session")
     job_id = re.findall(r"/jobs/(\d+)", status.inner_html())[0]
@@ -91,10 +93,12 @@ def work_in_the_session(page: Page, url: str, session_id: str, workfolder: Path)
         connect.click()
     lab = opened.value
     lab.wait_for_load_state()
-    assert lab.url.startswith(f"{url}/notebooks/{session_id}/lab")
+    # JupyterLab, on the session's own origin (never the portal's).
+    origin = nb_origin(url, session_id)
+    assert lab.url.startswith(f"{origin}/notebooks/{session_id}/lab"), lab.url
     # JupyterLab reopens what her last session had open (its workspace lives in her
     # home); "reset" starts from the launcher, as on a first visit.
-    lab.goto(f"{url}/notebooks/{session_id}/lab/tree/{workfolder.name}?reset")
+    lab.goto(f"{origin}/notebooks/{session_id}/lab/tree/{workfolder.name}?reset")
     lab.locator('.jp-LauncherCard[data-category="Notebook"]').first.click(timeout=90_000)
     # The kernel is reached over its WebSocket, through the proxy.
     expect(lab.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=90_000)
@@ -126,14 +130,18 @@ def work_in_the_session(page: Page, url: str, session_id: str, workfolder: Path)
     expect(link).to_have_attribute("href", re.compile(r"^/notebooks/open\?path="))
     link.click()
     page.wait_for_url(
-        re.compile(rf"/notebooks/{session_id}/lab/tree/{workfolder.name}/{name}"),
+        re.compile(
+            rf"^{re.escape(origin)}/notebooks/{session_id}/lab/tree/{workfolder.name}/{name}"
+        ),
         timeout=30_000,
     )
 
     page.goto(f"{url}/")
     card = page.locator("#notebooks-card")
     expect(card).to_contain_text("Two plus two")
-    expect(card.locator("a.connect")).to_have_attribute("href", f"/notebooks/{session_id}/lab")
+    expect(card.locator("a.connect")).to_have_attribute(
+        "href", f"/notebooks/sessions/{session_id}/connect"
+    )
     screenshot(page, "notebooks-dashboard")
 
     page.goto(f"{url}/notebooks")

@@ -1,11 +1,14 @@
 """The notebook proxy against real Jupyter servers run as alice and bob, through a real portal.
 
-Alice owns one session, bob another. Only alice reaches hers: bob (signed in, with his
-own session), erin (an admin), a signed-out browser and a page of another site are all
-refused, over HTTP and WebSocket, and see nothing of hers. A kernel runs code through
-the proxy's WebSocket, a terminal runs as alice, files go up and come down. The secret
-that opens her server is never in anything the browser gets, nor in the portal's log
-or audit trail. No request can steer the proxy to another upstream.
+Each session is served on its own origin (``http://<id>.nb.localhost:<port>``), which
+a browser enters through Connect (tests/notebook_origin.py). Alice owns one session,
+bob another. Only alice reaches hers: bob (signed in, with his own session), erin (an
+admin), a signed-out browser and a page of another site (the portal's own origin
+included) are all refused, over HTTP and WebSocket, and see nothing of hers. A kernel
+runs code through the proxy's WebSocket, a terminal runs as alice, files go up and
+come down. The secret that opens her server is never in anything the browser gets,
+nor in the portal's log or audit trail. No request can steer the proxy to another
+upstream.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from tests.conftest import Portal
-from tests.helpers import new_client, sign_in
+from tests.helpers import wait_until
 from tests.jupyter_session import (
     KERNEL_PROTOCOL,
     Jupyter,
@@ -39,6 +42,16 @@ from tests.jupyter_session import (
     execute_result,
     jupyter_as,
     register,
+)
+from tests.notebook_origin import (
+    browser,
+    connect_session,
+    cookies_for,
+    follow,
+    nb_host,
+    nb_origin,
+    open_ws,
+    signed_in_browser,
 )
 from wrappers.notebooks.proxy import probe
 
@@ -88,6 +101,7 @@ class Recorder(BaseHTTPRequestHandler):
         if self.path.endswith("/cookies"):
             self.send_header("Set-Cookie", "onestop_session=planted; Path=/")
             self.send_header("Set-Cookie", "__Host-onestop=planted; Path=/; Secure")
+            self.send_header("Set-Cookie", "onestop_nb=planted; Path=/")
             self.send_header("Set-Cookie", "theme=dark; Path=/; Domain=127.0.0.1; HttpOnly")
         self.end_headers()
         self.wfile.write(payload)
@@ -122,63 +136,74 @@ def bob_nb(portal: Portal) -> Iterator[Jupyter]:
 
 
 @pytest.fixture(scope="module")
-def alice(portal: Portal) -> Iterator[httpx.Client]:
-    with new_client() as client:
-        assert sign_in(client, portal.url, "alice").status_code == 303
+def alice(portal: Portal, alice_nb: Jupyter) -> Iterator[httpx.Client]:
+    """Alice's browser, signed in and connected to her session."""
+    with signed_in_browser(portal.url, "alice") as client:
+        assert seen(connect_session(client, portal.url, alice_nb.session_id)[0]).status_code == 200
         yield client
 
 
 @pytest.fixture(scope="module")
 def bob(portal: Portal) -> Iterator[httpx.Client]:
-    with new_client() as client:
-        assert sign_in(client, portal.url, "bob").status_code == 303
+    with signed_in_browser(portal.url, "bob") as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def erin(portal: Portal) -> Iterator[httpx.Client]:
-    with new_client() as client:
-        assert sign_in(client, portal.url, "erin").status_code == 303
+    with signed_in_browser(portal.url, "erin") as client:
         yield client
 
 
+def at(portal: Portal, jupyter: Jupyter, path: str = "") -> str:
+    """An address on the session's own origin: its Jupyter's base, then ``path``."""
+    return nb_origin(portal.url, jupyter.session_id) + jupyter.base + path
+
+
 def xsrf_headers(client: httpx.Client, portal: Portal, jupyter: Jupyter) -> dict[str, str]:
-    """What JupyterLab's own scripts send with a change: its _xsrf token and the Origin."""
-    if not any(cookie.name == "_xsrf" for cookie in client.cookies.jar):
-        assert seen(client.get(f"{portal.url}{jupyter.base}lab")).status_code == 200
+    """What JupyterLab's own scripts send with a change: its _xsrf token and the
+    session's own Origin."""
+    if not any(cookie.name == "_xsrf" for cookie in jar_of(client, portal, jupyter)):
+        assert seen(client.get(at(portal, jupyter, "lab"))).status_code == 200
     token = next(
-        c.value for c in client.cookies.jar if c.name == "_xsrf" and c.path == jupyter.base
+        c.value
+        for c in jar_of(client, portal, jupyter)
+        if c.name == "_xsrf" and c.path == jupyter.base
     )
-    return {"X-XSRFToken": token, "Origin": portal.url}
+    return {"X-XSRFToken": token, "Origin": nb_origin(portal.url, jupyter.session_id)}
 
 
-def cookie_header(client: httpx.Client) -> str:
-    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in client.cookies.jar)
+def jar_of(client: httpx.Client, portal: Portal, jupyter: Jupyter) -> list[Any]:
+    host = nb_host(portal.url, jupyter.session_id).split(":")[0]
+    return [cookie for cookie in client.cookies.jar if cookie.domain == host]
 
 
-def ws_url(portal: Portal, path: str) -> str:
-    return portal.url.replace("http://", "ws://") + path
+def cookie_header(client: httpx.Client, portal: Portal, jupyter: Jupyter) -> str:
+    """What a browser sends to the session's origin: its cookies there, nothing else."""
+    return cookies_for(client, nb_host(portal.url, jupyter.session_id).split(":")[0])
 
 
-def open_ws(
-    portal: Portal, client: httpx.Client | None, path: str, **extra: Any
+def signs_in(portal: Portal, visited: list[str]) -> bool:
+    """Whether the way ``follow`` went led to the portal's sign-in."""
+    return any(url.startswith(f"{portal.url}/login?") for url in visited)
+
+
+def ws_at(portal: Portal, jupyter: Jupyter, path: str) -> str:
+    return at(portal, jupyter, path).replace("http://", "ws://")
+
+
+def open_nb_ws(
+    portal: Portal, client: httpx.Client | None, jupyter: Jupyter, path: str, **extra: Any
 ) -> ClientConnection:
-    headers = {"Cookie": cookie_header(client)} if client is not None else {}
-    origin = extra.pop("origin", portal.url)
-    return connect(
-        ws_url(portal, path),
-        additional_headers=headers,
-        origin=origin,
-        open_timeout=20,
-        max_size=None,
-        **extra,
-    )
+    cookie = cookie_header(client, portal, jupyter) if client is not None else ""
+    origin = extra.pop("origin", nb_origin(portal.url, jupyter.session_id))
+    return open_ws(ws_at(portal, jupyter, path), cookie, origin, **extra)
 
 
 def start_kernel(client: httpx.Client, portal: Portal, jupyter: Jupyter) -> str:
     response = seen(
         client.post(
-            f"{portal.url}{jupyter.base}api/kernels",
+            at(portal, jupyter, "api/kernels"),
             json={"name": "python3"},
             headers=xsrf_headers(client, portal, jupyter),
         )
@@ -190,12 +215,17 @@ def start_kernel(client: httpx.Client, portal: Portal, jupyter: Jupyter) -> str:
 def test_she_reaches_her_own_jupyterlab(
     portal: Portal, alice: httpx.Client, alice_nb: Jupyter
 ) -> None:
-    short = seen(alice.get(f"{portal.url}/notebooks/{alice_nb.session_id}"))
+    # The portal's own origin serves no Jupyter: its old address leads to Connect.
+    old = seen(alice.get(f"{portal.url}/notebooks/{alice_nb.session_id}/lab"))
+    assert old.status_code == 303
+    assert old.headers["location"].startswith(f"/notebooks/sessions/{alice_nb.session_id}/connect?")
+    origin = nb_origin(portal.url, alice_nb.session_id)
+    short = seen(alice.get(f"{origin}/notebooks/{alice_nb.session_id}"))
     assert short.status_code == 307 and short.headers["location"] == alice_nb.base
-    root = seen(alice.get(f"{portal.url}{alice_nb.base}"))
+    root = seen(alice.get(at(portal, alice_nb)))
     assert root.status_code == 302
     assert root.headers["location"].startswith(f"{alice_nb.base}lab")
-    lab = seen(alice.get(f"{portal.url}{alice_nb.base}lab"))
+    lab = seen(alice.get(at(portal, alice_nb, "lab")))
     assert lab.status_code == 200
     assert "jupyter-config-data" in lab.text
     found = re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', lab.text, re.S)
@@ -207,18 +237,21 @@ def test_she_reaches_her_own_jupyterlab(
     # page), and the portal's own Date and Server are not doubled.
     assert "frame-ancestors 'self'" in lab.headers["content-security-policy"]
     assert len(lab.headers.get_list("date")) == 1
-    status = seen(alice.get(f"{portal.url}{alice_nb.base}api/status"))
+    status = seen(alice.get(at(portal, alice_nb, "api/status")))
     assert status.status_code == 200 and "started" in status.json()
 
 
 def test_signed_out_browsers_are_sent_to_sign_in(portal: Portal, alice_nb: Jupyter) -> None:
-    with new_client() as stranger:
-        page = seen(stranger.get(f"{portal.url}{alice_nb.base}lab"))
-        assert page.status_code == 303 and page.headers["location"].startswith("/login?")
-        api = seen(stranger.post(f"{portal.url}{alice_nb.base}api/kernels", json={}))
+    with browser() as stranger:
+        page, visited = follow(stranger, at(portal, alice_nb, "lab"))
+        seen(page)
+        # Through Connect on the session's origin, to the portal, which wants a sign-in.
+        assert "/_onestop/connect?" in visited[1], visited
+        assert signs_in(portal, visited), visited
+        api = seen(stranger.post(at(portal, alice_nb, "api/kernels"), json={}))
         assert api.status_code in (401, 403)
     with pytest.raises(InvalidStatus) as refused:
-        open_ws(portal, None, f"{alice_nb.base}api/events/subscribe")
+        open_nb_ws(portal, None, alice_nb, "api/events/subscribe")
     assert refused.value.response.status_code == 403
 
 
@@ -236,6 +269,11 @@ def test_nobody_else_gets_in_not_even_an_admin(
     notes = Path("/home/alice") / "private-notes.txt"
     notes.write_text("alice's private notes\n")
     request.addfinalizer(notes.unlink)
+    # Connect refuses her session to anyone else: no pass for its origin.
+    refused, visited = connect_session(other, portal.url, alice_nb.session_id)
+    seen(refused)
+    assert refused.status_code == 404 and "not yours" in refused.text
+    assert not any(url.startswith(nb_origin(portal.url, alice_nb.session_id)) for url in visited)
     for path in (
         "lab",
         "api/contents",
@@ -245,64 +283,71 @@ def test_nobody_else_gets_in_not_even_an_admin(
         "api/sessions",
         "api/terminals",
     ):
-        response = seen(other.get(f"{portal.url}{alice_nb.base}{path}"))
-        assert response.status_code == 403, (who, path, response.status_code)
+        # Without a pass, every page of her origin leads to Connect, which says no.
+        response, _ = follow(other, at(portal, alice_nb, path))
+        seen(response)
+        assert response.status_code == 404, (who, path, response.status_code)
         assert "not yours" in response.text
         assert "private notes" not in response.text and kernel not in response.text
     # Even with alice's own XSRF token and the right Origin, a change is refused.
     changed = seen(
         other.post(
-            f"{portal.url}{alice_nb.base}api/kernels",
+            at(portal, alice_nb, "api/kernels"),
             json={"name": "python3"},
             headers=xsrf_headers(alice, portal, alice_nb),
         )
     )
-    assert changed.status_code == 403
+    assert changed.status_code == 401 and "private notes" not in changed.text
     for path in (f"api/kernels/{kernel}/channels", "api/events/subscribe"):
-        with pytest.raises(InvalidStatus) as refused:
-            open_ws(portal, other, f"{alice_nb.base}{path}")
-        assert refused.value.response.status_code == 403
+        with pytest.raises(InvalidStatus) as refused_ws:
+            open_nb_ws(portal, other, alice_nb, path)
+        assert refused_ws.value.response.status_code == 403
     # Bob's own session is his: the refusal is about alice's, not about notebooks.
     if who == "bob":
-        own = seen(other.get(f"{portal.url}{bob_nb.base}api/status"))
+        assert seen(connect_session(other, portal.url, bob_nb.session_id)[0]).status_code == 200
+        own = seen(other.get(at(portal, bob_nb, "api/status")))
         assert own.status_code == 200
 
 
 def test_a_page_of_another_site_is_refused(
-    portal: Portal, alice: httpx.Client, alice_nb: Jupyter
+    portal: Portal, alice: httpx.Client, alice_nb: Jupyter, bob_nb: Jupyter
 ) -> None:
     headers = xsrf_headers(alice, portal, alice_nb)
-    for origin in ("http://elsewhere.example", "null", None):
+    # The portal's own origin and another session's are other sites to this one.
+    others = (
+        "http://elsewhere.example",
+        "null",
+        portal.url,
+        nb_origin(portal.url, bob_nb.session_id),
+        None,
+    )
+    for origin in others:
         sent = dict(headers)
         if origin is None:
             del sent["Origin"]
         else:
             sent["Origin"] = origin
         response = seen(
-            alice.post(
-                f"{portal.url}{alice_nb.base}api/kernels", json={"name": "python3"}, headers=sent
-            )
+            alice.post(at(portal, alice_nb, "api/kernels"), json={"name": "python3"}, headers=sent)
         )
         assert response.status_code == 403, origin
-        assert "did not come from a page of this portal" in response.text
+        assert "did not come from a page of this notebook session" in response.text
     foreign_read = seen(
         alice.get(
-            f"{portal.url}{alice_nb.base}api/contents",
-            headers={"Origin": "http://elsewhere.example"},
+            at(portal, alice_nb, "api/contents"), headers={"Origin": "http://elsewhere.example"}
         )
     )
     assert foreign_read.status_code == 403
-    with pytest.raises(InvalidStatus) as refused:
-        open_ws(
-            portal, alice, f"{alice_nb.base}api/events/subscribe", origin="http://elsewhere.example"
-        )
-    assert refused.value.response.status_code == 403
+    for origin in ("http://elsewhere.example", portal.url):
+        with pytest.raises(InvalidStatus) as refused:
+            open_nb_ws(portal, alice, alice_nb, "api/events/subscribe", origin=origin)
+        assert refused.value.response.status_code == 403
     # Jupyter's own XSRF check still stands behind the Origin check.
     no_token = seen(
         alice.post(
-            f"{portal.url}{alice_nb.base}api/kernels",
+            at(portal, alice_nb, "api/kernels"),
             json={"name": "python3"},
-            headers={"Origin": portal.url},
+            headers={"Origin": nb_origin(portal.url, alice_nb.session_id)},
         )
     )
     assert no_token.status_code == 403 and "_xsrf" in no_token.text
@@ -313,8 +358,8 @@ def test_a_kernel_runs_code_over_the_proxied_websocket(
 ) -> None:
     kernel = start_kernel(alice, portal, alice_nb)
     session = str(uuid.uuid4())
-    path = f"{alice_nb.base}api/kernels/{kernel}/channels?session_id={session}"
-    with open_ws(portal, alice, path, subprotocols=[KERNEL_PROTOCOL]) as ws:
+    path = f"api/kernels/{kernel}/channels?session_id={session}"
+    with open_nb_ws(portal, alice, alice_nb, path, subprotocols=[KERNEL_PROTOCOL]) as ws:
         assert ws.subprotocol == KERNEL_PROTOCOL, "Jupyter's choice of protocol comes through"
         results = []
         for code, expected in (("2+2", "4"), ("import os; os.getuid() == 2001", "True")):
@@ -334,13 +379,12 @@ def test_a_kernel_runs_code_over_the_proxied_websocket(
 def test_a_terminal_runs_as_her(portal: Portal, alice: httpx.Client, alice_nb: Jupyter) -> None:
     made = seen(
         alice.post(
-            f"{portal.url}{alice_nb.base}api/terminals",
-            headers=xsrf_headers(alice, portal, alice_nb),
+            at(portal, alice_nb, "api/terminals"), headers=xsrf_headers(alice, portal, alice_nb)
         )
     )
     assert made.status_code == 200, made.text
     name = made.json()["name"]
-    with open_ws(portal, alice, f"{alice_nb.base}terminals/websocket/{name}") as ws:
+    with open_nb_ws(portal, alice, alice_nb, f"terminals/websocket/{name}") as ws:
         ws.send(json.dumps(["stdin", "echo me-$(id -un)-$((6*7))\r"]))
         output = ""
         deadline = time.monotonic() + 30
@@ -358,7 +402,7 @@ def test_files_go_up_and_come_down_intact(
     text_body = "saved through the proxy\n" * 1000
     saved = seen(
         alice.put(
-            f"{portal.url}{alice_nb.base}api/contents/{name}",
+            at(portal, alice_nb, f"api/contents/{name}"),
             json={"type": "file", "format": "text", "content": text_body},
             headers=xsrf_headers(alice, portal, alice_nb),
         )
@@ -371,7 +415,7 @@ def test_files_go_up_and_come_down_intact(
     upload = secrets.token_bytes(9 * 1024 * 1024)
     sent = seen(
         alice.put(
-            f"{portal.url}{alice_nb.base}api/contents/{uploaded.name}",
+            at(portal, alice_nb, f"api/contents/{uploaded.name}"),
             json={"type": "file", "format": "base64", "content": base64.b64encode(upload).decode()},
             headers=xsrf_headers(alice, portal, alice_nb),
         )
@@ -385,8 +429,8 @@ def test_files_go_up_and_come_down_intact(
     blob.write_bytes(data)
     digest = hashlib.sha256()
     # Jupyter serves /files/ only to its own pages (Referer), as a browser sends it.
-    referer = {"Referer": f"{portal.url}{alice_nb.base}lab"}
-    url = f"{portal.url}{alice_nb.base}files/{blob.name}"
+    referer = {"Referer": at(portal, alice_nb, "lab")}
+    url = at(portal, alice_nb, f"files/{blob.name}")
     with alice.stream("GET", url, headers=referer) as download:
         assert download.status_code == 200
         assert int(download.headers["content-length"]) == len(data)
@@ -397,13 +441,9 @@ def test_files_go_up_and_come_down_intact(
     blob.unlink()
 
 
-def test_what_goes_upstream_and_comes_back(
-    portal: Portal, alice: httpx.Client, alice_nb: Jupyter, recorder: ThreadingHTTPServer
-) -> None:
-    """A stand-in upstream that reports what it got (Jupyter cannot): the secret and the
-    portal's host go up, the portal's cookie and CSRF token do not, and nothing that
-    comes back can plant a cookie on the portal or lead the browser away."""
-    fake = Jupyter(
+def stand_in(recorder: ThreadingHTTPServer, alice_nb: Jupyter) -> Jupyter:
+    """A session of alice's whose 'server' is the recorder."""
+    return Jupyter(
         secrets.token_hex(8),
         "alice",
         secrets.token_urlsafe(32),
@@ -412,16 +452,27 @@ def test_what_goes_upstream_and_comes_back(
         alice_nb.folder,
         alice_nb.log,
     )
+
+
+def test_what_goes_upstream_and_comes_back(
+    portal: Portal, alice: httpx.Client, alice_nb: Jupyter, recorder: ThreadingHTTPServer
+) -> None:
+    """A stand-in upstream that reports what it got (Jupyter cannot): the secret and the
+    session's own host go up, the portal's and the origin's cookies and the CSRF token
+    do not, and nothing that comes back can plant a cookie or lead the browser away."""
+    fake = stand_in(recorder, alice_nb)
     register(portal.database_url, fake)
+    assert seen(connect_session(alice, portal.url, fake.session_id)[0]).status_code == 200
     Recorder.hits.clear()
-    alice.cookies.set("theme", "light", domain="127.0.0.1", path="/")
-    base = f"{portal.url}{fake.base}"
+    host = nb_host(portal.url, fake.session_id)
+    alice.cookies.set("theme", "light", domain=host.split(":")[0], path="/")
+    base = at(portal, fake)
     got = seen(
         alice.post(
             base + "echo?x=1",
             content=b"payload",
             headers={
-                "Origin": portal.url,
+                "Origin": nb_origin(portal.url, fake.session_id),
                 "X-CSRF-Token": "portal-token",
                 "Connection": "keep-alive, X-Drop-Me",
                 "X-Drop-Me": "1",
@@ -436,9 +487,10 @@ def test_what_goes_upstream_and_comes_back(
     for key, value in record["headers"]:
         headers.setdefault(key, []).append(value)
     assert headers["x-onestop-notebook-secret"] == [fake.secret], "one secret, the stored one"
-    assert headers["host"] == [portal.url.removeprefix("http://")]
+    assert headers["host"] == [host], "the session's own host, as the browser named it"
     assert record["path"] == f"{fake.base}echo?x=1" and record["body"] == "payload"
-    assert "onestop_session" not in headers["cookie"][0] and "theme=light" in headers["cookie"][0]
+    sent_cookies = headers["cookie"][0]
+    assert "onestop" not in sent_cookies and "theme=light" in sent_cookies, sent_cookies
     for gone in ("x-csrf-token", "x-drop-me", "x-forwarded-for"):
         assert gone not in headers, gone
     planted = seen(alice.get(base + "cookies"))
@@ -453,12 +505,18 @@ def test_what_goes_upstream_and_comes_back(
 
 
 def test_no_request_reaches_another_upstream(
-    portal: Portal, alice: httpx.Client, alice_nb: Jupyter, recorder: ThreadingHTTPServer
+    portal: Portal,
+    alice: httpx.Client,
+    alice_nb: Jupyter,
+    bob_nb: Jupyter,
+    recorder: ThreadingHTTPServer,
 ) -> None:
     """Dot segments (plain or encoded), an encoded id, another Host, an absolute URL
-    in the request line: the recorder (another server) is never reached."""
+    in the request line, her pass on another session's host: the recorder (another
+    server) is never reached, nor bob's server."""
     Recorder.hits.clear()
     other = f"127.0.0.1:{recorder.server_address[1]}"
+    origin = nb_origin(portal.url, alice_nb.session_id)
     tricks = [
         f"{alice_nb.base}..%2f..%2fapi/status",
         f"{alice_nb.base}..%2F..%2F{secrets.token_hex(8)}/api/status",
@@ -466,24 +524,34 @@ def test_no_request_reaches_another_upstream(
         f"/notebooks/%3{alice_nb.session_id[0]}{alice_nb.session_id[1:]}/api/status",
     ]
     for path in tricks[:3]:
-        response = seen(alice.get(portal.url + path))
+        response = seen(alice.get(origin + path))
         assert response.status_code == 400, (path, response.status_code)
         assert "cannot be passed to a notebook server" in response.text
     # An encoded digit is the same id to the router but not as sent: refused; an
     # encoded letter makes another path, which nothing serves.
-    assert seen(alice.get(portal.url + tricks[3])).status_code in (400, 404)
-    with_host = seen(alice.get(f"{portal.url}{alice_nb.base}api/status", headers={"Host": other}))
-    assert with_host.status_code == 200 and "started" in with_host.json()
-    session_cookie = cookie_header(alice)
-    with socket.create_connection(("127.0.0.1", int(portal.url.rsplit(":", 1)[1]))) as raw:
-        raw.sendall(
-            f"GET http://{other}{alice_nb.base}api/status HTTP/1.1\r\nHost: {other}\r\n"
-            f"Cookie: {session_cookie}\r\nConnection: close\r\n\r\n".encode()
-        )
-        answer = b""
-        while chunk := raw.recv(65536):
-            answer += chunk
-    assert b"started" in answer or answer.startswith(b"HTTP/1.1 4"), answer[:200]
+    assert seen(alice.get(origin + tricks[3])).status_code in (400, 404)
+    # Another Host is another origin: the portal's, which serves no Jupyter.
+    with_host = seen(alice.get(f"{origin}{alice_nb.base}api/status", headers={"Host": other}))
+    assert with_host.status_code == 303 and not with_host.text.startswith("{")
+    # Her pass, sent to bob's session's host (a browser never would): refused there.
+    pass_header = cookie_header(alice, portal, alice_nb)
+    on_bob = seen(alice.get(at(portal, bob_nb, "api/status"), headers={"Cookie": pass_header}))
+    assert on_bob.status_code == 403 and "not yours" in on_bob.text
+    port = int(portal.url.rsplit(":", 1)[1])
+    for host, expected in (
+        (other, b"HTTP/1.1 303"),
+        (nb_host(portal.url, alice_nb.session_id), b"started"),
+    ):
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            raw.sendall(
+                f"GET http://{other}{alice_nb.base}api/status HTTP/1.1\r\nHost: {host}\r\n"
+                f"Cookie: {pass_header}\r\nConnection: close\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := raw.recv(65536):
+                answer += chunk
+        # The Host header decides the origin; the request line names no upstream.
+        assert expected in answer, answer[:300]
     assert Recorder.hits == [], Recorder.hits
 
 
@@ -506,42 +574,48 @@ def test_the_probe_knows_her_server_and_nothing_else(alice_nb: Jupyter, bob_nb: 
 
 def test_signing_out_closes_the_notebook_at_once(portal: Portal, alice_nb: Jupyter) -> None:
     """The proxy may use a portal-session read of the last second, but a sign-out
-    through the portal is seen by the very next request, and her open sockets close."""
-    with new_client() as browser:
-        assert sign_in(browser, portal.url, "alice").status_code == 303
+    through the portal is seen by the very next request on the notebook's origin,
+    and her open sockets close within the check's two seconds."""
+    with signed_in_browser(portal.url, "alice") as client:
+        assert seen(connect_session(client, portal.url, alice_nb.session_id)[0]).status_code == 200
         for _ in range(3):  # now a recent read is kept
-            assert seen(browser.get(f"{portal.url}{alice_nb.base}api/status")).status_code == 200
-        with open_ws(portal, browser, f"{alice_nb.base}api/events/subscribe") as events:
-            page = browser.get(portal.url + "/")
+            assert seen(client.get(at(portal, alice_nb, "api/status"))).status_code == 200
+        with open_nb_ws(portal, client, alice_nb, "api/events/subscribe") as events:
+            page = client.get(portal.url + "/")
             token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
-            signed_out = browser.post(portal.url + "/logout", headers={"X-CSRF-Token": token})
+            signed_out = client.post(portal.url + "/logout", headers={"X-CSRF-Token": token})
             assert signed_out.status_code == 303
-            after = seen(browser.get(f"{portal.url}{alice_nb.base}api/status"))
-            assert after.status_code == 303 and after.headers["location"].startswith("/login")
+            after = seen(client.get(at(portal, alice_nb, "api/status")))
+            # Refused, and sent to connect again: the portal then asks for a sign-in.
+            assert after.status_code == 303 and "started" not in after.text
+            assert after.headers["location"].startswith("/_onestop/connect?")
+            _, visited = follow(client, at(portal, alice_nb, "api/status"))
+            assert signs_in(portal, visited), visited
+            closed_by = time.monotonic() + 5
             with pytest.raises(ConnectionClosed):
-                while True:  # Jupyter's own events may come first; checked every 10 s
-                    events.recv(timeout=15)
+                while True:  # Jupyter's own events may come first; checked every 2 s
+                    events.recv(timeout=max(0.1, closed_by - time.monotonic()))
             assert events.close_code == 4401
 
 
 def test_a_session_that_is_not_ready_or_has_ended_says_so(
     portal: Portal, alice: httpx.Client, alice_nb: Jupyter, recorder: ThreadingHTTPServer
 ) -> None:
-    """Stand-in sessions (no job, so the monitor leaves them alone), one per state."""
+    """Stand-in sessions (no job, so the monitor leaves them alone), one per state,
+    entered while ready and then moved to the state."""
     expected = {"queued": 503, "starting": 503, "ended": 410, "ready": 200, "unknown": 200}
     for state, status in expected.items():
-        fake = Jupyter(
-            secrets.token_hex(8),
-            "alice",
-            secrets.token_urlsafe(32),
-            "127.0.0.1",
-            recorder.server_address[1],
-            alice_nb.folder,
-            alice_nb.log,
-        )
+        fake = stand_in(recorder, alice_nb)
+        register(portal.database_url, fake)
+        assert seen(connect_session(alice, portal.url, fake.session_id)[0]).status_code == 200
         register(portal.database_url, fake, state=state)
-        response = seen(alice.get(f"{portal.url}{fake.base}lab"))
-        assert response.status_code == status, state
+
+        def answered(fake: Jupyter = fake, status: int = status) -> httpx.Response | None:
+            # The proxy's read of the session may be a second old.
+            response = seen(alice.get(at(portal, fake, "lab")))
+            return response if response.status_code == status else None
+
+        response = wait_until(answered, 5, 0.3)
         if state in ("queued", "starting"):
             assert "not ready yet" in response.text
             assert f"/notebooks/sessions/{fake.session_id}" in response.text
@@ -558,7 +632,11 @@ def test_the_secrets_never_reach_a_browser_or_a_log(
     bob_nb: Jupyter,
 ) -> None:
     assert len(SEEN) > 20, "the other tests ran first and recorded what came back"
-    cookies = [cookie_header(client) for client in (alice, bob, erin)]
+    cookies = [
+        f"{cookie.name}={cookie.value}"
+        for client in (alice, bob, erin)
+        for cookie in client.cookies.jar
+    ]
     engine = create_engine(portal.database_url)
     with engine.connect() as db:
         audit = [repr(tuple(row)) for row in db.execute(text("SELECT * FROM audit_events"))]

@@ -1,7 +1,7 @@
 """The notebook pages over HTTP, as a browser sends them: mistakes explained next to
 their field, sessions that are not yours look like none at all, a ``.ipynb`` opens
 in her ready session or offers one in its folder, and the classic notebook works
-through the proxy too."""
+through the proxy too, on the session's own origin."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
 
 from tests.conftest import TEST_PORT, Portal, portal_with_own_agents
 from tests.helpers import FORM_TOKENS, signed_in, wait_until
+from tests.notebook_origin import connect_session, follow, nb_origin, signed_in_browser
 from tests.notebooks.conftest import end_session
 
 
@@ -97,7 +98,7 @@ def test_a_notebook_file_opens_in_her_session_or_offers_one(pages_portal: Portal
     folder.mkdir()
     os.chown(folder, alice.pw_uid, alice.pw_gid)
     notebook = folder / "analysis.ipynb"
-    with signed_in(pages_portal.url, "alice") as client:
+    with signed_in_browser(pages_portal.url, "alice") as client:
         try:
             outside = client.get(f"{url}/notebooks/open", params={"path": "/etc/x.ipynb"})
             assert outside.status_code == 400 and "inside your home folder" in outside.text
@@ -120,13 +121,21 @@ def test_a_notebook_file_opens_in_her_session_or_offers_one(pages_portal: Portal
                     return text if 'data-state="ready"' in text else ""
 
                 status = wait_until(ready_status, 120, 0.5)
-                assert f'href="/notebooks/{session_id}/tree"' in status
-                tree = client.get(f"{url}/notebooks/{session_id}/tree", follow_redirects=True)
+                assert f'href="/notebooks/sessions/{session_id}/connect"' in status
+                # Connect leads to the classic notebook's file list, on the session's
+                # own origin.
+                tree, visited = connect_session(client, url, session_id)
                 assert tree.status_code == 200 and "jupyter" in tree.text.lower()
+                assert visited[-1] == f"{nb_origin(url, session_id)}/notebooks/{session_id}/tree"
                 opened = client.get(f"{url}/notebooks/open", params={"path": str(notebook)})
                 assert opened.status_code == 303
+                inside = f"/notebooks/{session_id}/notebooks/{quote(folder.name)}/analysis.ipynb"
                 assert opened.headers["location"] == (
-                    f"/notebooks/{session_id}/notebooks/{quote(folder.name)}/analysis.ipynb"
+                    f"/notebooks/sessions/{session_id}/connect?" + urlencode({"next": inside})
+                )
+                shown, visited = follow(client, url + opened.headers["location"])
+                assert (
+                    shown.status_code == 200 and visited[-1] == nb_origin(url, session_id) + inside
                 )
             finally:
                 end_session(session_id)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.conftest import TEST_PORT, portal_with_own_agents
-from tests.helpers import FORM_TOKENS, new_client, sign_in, wait_until
+from tests.helpers import FORM_TOKENS, sign_in, wait_until
 from tests.jupyter_session import run_in_kernel
+from tests.notebook_origin import browser, connect_session, cookies_for, nb_origin
 from tests.notebooks.conftest import end_session, squeue
 
 PORT = TEST_PORT + 10
@@ -39,14 +41,14 @@ def wait_ready(client: httpx.Client, url: str, session_id: str, seconds: float =
 
 
 def kernels(client: httpx.Client, url: str, session_id: str) -> list[str]:
-    answer = client.get(f"{url}/notebooks/{session_id}/api/kernels")
+    answer = client.get(f"{nb_origin(url, session_id)}/notebooks/{session_id}/api/kernels")
     assert answer.status_code == 200, answer.text[:300]
     return [kernel["id"] for kernel in answer.json()]
 
 
 def test_a_restarted_portal_keeps_every_session(cluster: None, idp: str, tmp_path: Path) -> None:
     # Agents of this portal's own, so they run the code under test.
-    with portal_with_own_agents(tmp_path, PORT) as portal, new_client() as client:
+    with portal_with_own_agents(tmp_path, PORT) as portal, browser() as client:
         assert sign_in(client, portal.url, "alice").status_code == 303
         form = client.get(f"{portal.url}/notebooks")
         assert form.status_code == 200 and "Start notebook" in form.text
@@ -63,18 +65,22 @@ def test_a_restarted_portal_keeps_every_session(cluster: None, idp: str, tmp_pat
             page = client.get(f"{portal.url}/notebooks/sessions/{session_id}")
             job_id = re.findall(r'href="/jobs/(\d+)"', page.text)[0]
             # A kernel started through the proxy, as JupyterLab would (its XSRF cookie,
-            # the portal's Origin).
-            client.get(f"{portal.url}/notebooks/{session_id}/lab")
+            # the session's own Origin), after Connect.
+            origin = nb_origin(portal.url, session_id)
+            assert connect_session(client, portal.url, session_id)[0].status_code == 200
             xsrf = client.cookies.get("_xsrf", path=f"/notebooks/{session_id}/") or ""
             started = client.post(
-                f"{portal.url}/notebooks/{session_id}/api/kernels",
+                f"{origin}/notebooks/{session_id}/api/kernels",
                 json={"name": "python3"},
-                headers={"X-XSRFToken": xsrf, "Origin": portal.url},
+                headers={"X-XSRFToken": xsrf, "Origin": origin},
             )
             assert started.status_code == 201, started.text[:300]
             kernel = started.json()["id"]
             base = f"/notebooks/{session_id}/"
-            assert run_in_kernel(portal.url, client.cookies, base, kernel, "x = 41; x") == "41"
+            host = urlsplit(origin).hostname or ""
+            assert (
+                run_in_kernel(origin, cookies_for(client, host), base, kernel, "x = 41; x") == "41"
+            )
 
             portal.kill()  # without any chance to clean up
             with pytest.raises(httpx.TransportError):
@@ -88,7 +94,8 @@ def test_a_restarted_portal_keeps_every_session(cluster: None, idp: str, tmp_pat
             assert f'data-session="{session_id}" data-state="ready"' in listed.text
             wait_ready(client, portal.url, session_id, seconds=30)
             assert kernel in kernels(client, portal.url, session_id), "the same kernel"
-            # Same URL, same kernel: what she computed before is still there.
-            assert run_in_kernel(portal.url, client.cookies, base, kernel, "x + 1") == "42"
+            # Same URL, same kernel, the same pass (her portal session outlived the
+            # portal's process too): what she computed before is still there.
+            assert run_in_kernel(origin, cookies_for(client, host), base, kernel, "x + 1") == "42"
         finally:
             end_session(session_id)

@@ -188,7 +188,7 @@ def test_her_tabs_show_the_warning_and_nobody_elses_render_it() -> None:
     assert f'id="notebook-session-{RUNNING_ID}" hx-swap-oob="true"' in html
     assert 'id="notebooks-card" hx-swap-oob="true"' in html
     assert "save your work now" in html and 'role="alert"' in html
-    assert f'href="/notebooks/{RUNNING_ID}/lab"' in html and 'value="tok"' in html
+    assert f'href="/notebooks/sessions/{RUNNING_ID}/connect"' in html and 'value="tok"' in html
     assert (
         render_event(
             portal_templates(), Identity(2, "bob", "Bob", ""), event, renderers=portal_renderers()

@@ -33,7 +33,7 @@ async def test_a_session_is_a_job_of_hers_with_a_private_secret(
     view = await h.gate.call(alice, "notebooks.start", label="verbs test", time_minutes=5)
     try:
         assert view.state == "queued" and view.owner == "alice" and view.job_id
-        assert view.folder == "/home/alice" and view.url == f"/notebooks/{view.id}/lab"
+        assert view.folder == "/home/alice" and view.url == f"/notebooks/sessions/{view.id}/connect"
         owner, _, name = squeue(view.job_id).split()
         assert owner == "alice" and name == f"onestop-notebook-{view.id}"
         assert sacct_uid(view.job_id) == str(pwd.getpwnam("alice").pw_uid)

@@ -8,9 +8,10 @@ here and declared in ``tool`` below:
 - its live events (``fragments``) and its background work, the monitor that follows
   every session from the cluster watcher's readings (``monitor``);
 - the agent operations its verbs run (managers/notebooks/agent_operations.py);
-- the reverse proxy (``proxy``) serving Jupyter under ``/notebooks/<session id>/``,
-  whose requests it checks itself (``own_checks``): Jupyter's pages cannot send the
-  portal's CSRF token, so Origin and Jupyter's own XSRF check take its place.
+- the reverse proxy (``proxy``) serving each session's Jupyter on an origin of its
+  own (``own_origins``: ``<session id>.<notebook domain>``), never on the portal's,
+  so script in a notebook reaches nothing of the portal; connecting there takes a
+  one-time code from the portal (``proxy/connect.py``).
 """
 
 from typing import Any
@@ -22,14 +23,15 @@ from app.tools import Card, Tool
 from app.verbs import Services
 from managers.notebooks.agent_operations import OPERATIONS
 from wrappers.notebooks import fragments, pages, proxy
-from wrappers.notebooks.models import NotebookSession
+from wrappers.notebooks.models import NotebookPass, NotebookSession
 from wrappers.notebooks.monitor import monitoring
+from wrappers.notebooks.proxy.passes import Passes
 from wrappers.notebooks.settings import NotebookSettings, notebook_settings
 from wrappers.notebooks.store import Notebooks, NotebookStore
 from wrappers.notebooks.verbs import VERBS
 from wrappers.request import verb_gate, viewer
 
-routes: list[BaseRoute] = [*pages.routes]
+routes: list[BaseRoute] = [*pages.routes, *proxy.portal_routes]
 
 
 async def card_context(request: Request) -> dict[str, Any]:
@@ -37,12 +39,12 @@ async def card_context(request: Request) -> dict[str, Any]:
     return {"notebook_sessions": listed.sessions}
 
 
-async def provide(services: Services) -> tuple[Notebooks, proxy.NotebookProxy]:
+async def provide(
+    services: Services,
+) -> tuple[Notebooks, proxy.NotebookProxy, proxy.Connector]:
     store = NotebookStore(services.database)
-    return (
-        Notebooks(store, notebook_settings(services.settings)),
-        proxy.NotebookProxy(services.settings, store.get),
-    )
+    served = proxy.NotebookProxy.build(services.settings, store.get, Passes(services.database))
+    return (Notebooks(store, notebook_settings(services.settings)), served, served.connector)
 
 
 tool = Tool(
@@ -70,11 +72,10 @@ tool = Tool(
     renderers=fragments.RENDERERS,
     lifespan=monitoring,
     settings=NotebookSettings,
-    models=(NotebookSession,),
+    models=(NotebookSession, NotebookPass),
     operations=OPERATIONS,
     provides=provide,
-    early_routes=proxy.routes,
-    own_checks=proxy.is_proxied,
+    own_origins=proxy.claim_origins,
     order=30,
 )
 

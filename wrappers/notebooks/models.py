@@ -44,3 +44,27 @@ class NotebookSession(SQLModel, table=True):
     started_at: datetime | None = None
     ends_at: datetime | None = None
     ended_at: datetime | None = None
+
+
+class NotebookPass(SQLModel, table=True):
+    """A way into one notebook session's own origin (wrappers/notebooks/proxy/passes.py).
+
+    A ``code`` is what the portal hands the browser when she connects: it lasts a
+    minute, works once, and only in the browser holding the state cookie whose hash
+    it keeps. A ``cookie`` is what the notebook origin gives that browser for it:
+    it lasts as long as the portal session it was made in, and works only while that
+    session does. Each is bound to that portal session (its id hash) and to one
+    notebook session; only the SHA-256 of the value the browser holds is kept.
+    """
+
+    __tablename__ = "notebook_passes"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=8)  # code | cookie
+    notebook_id: str = Field(max_length=16, index=True)
+    owner: str = Field(max_length=64)
+    session_hash: str = Field(max_length=64, index=True)
+    state_hash: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+    used_at: datetime | None = None

@@ -1,9 +1,10 @@
 """The notebook pages: the list with the start form, a session's page, stopping, and
 opening a ``.ipynb`` from the file manager.
 
-Addresses under ``/notebooks/<16 hex>/`` belong to the reverse proxy (Jupyter
-itself); these pages use ``/notebooks``, ``/notebooks/sessions/...`` and
-``/notebooks/open``, which can never be taken for a session id.
+Jupyter itself is served on each session's own origin (``proxy``); on the portal,
+``/notebooks/<16 hex>/...`` only leads to Connect. These pages use ``/notebooks``,
+``/notebooks/sessions/...`` and ``/notebooks/open``, which can never be taken for a
+session id.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import posixpath
 import secrets
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -205,11 +206,12 @@ async def stop(request: Request) -> Response:
 
 
 def file_address(session: Any, home: str, path: str) -> str:
-    """Where Jupyter opens ``path`` (inside her home) in ``session``."""
+    """Where Jupyter opens ``path`` (inside her home) in ``session``: through Connect,
+    on the session's own origin."""
     relative = quote(posixpath.relpath(path, home))
-    if session.interface == "lab":
-        return f"/notebooks/{session.id}/lab/tree/{relative}"
-    return f"/notebooks/{session.id}/notebooks/{relative}"
+    inside = "lab/tree" if session.interface == "lab" else "notebooks"
+    where = f"/notebooks/{session.id}/{inside}/{relative}"
+    return f"/notebooks/sessions/{session.id}/connect?" + urlencode({"next": where})
 
 
 async def open_file(request: Request) -> Response:

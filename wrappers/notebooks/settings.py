@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from app.settings import Settings
 
+# A DNS name in lower case, with at least one dot (no port, no scheme).
+LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+HOST_NAME = rf"^({LABEL}\.)+{LABEL}$"
+
 
 class NotebookSettings(BaseModel):
-    """Jupyter sessions: where Jupyter is installed and how the portal's proxy reaches it."""
+    """Jupyter sessions: where Jupyter is installed, where browsers reach each session
+    (an origin of its own), and how the portal's proxy reaches it."""
 
     # The shared Jupyter environment every session runs from (scripts/install-jupyter.sh).
     jupyter_env: str = "/opt/onestop/jupyter"
@@ -27,6 +34,18 @@ class NotebookSettings(BaseModel):
     default_partition: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
     # Ended sessions each person keeps in her list (older ones are forgotten).
     ended_kept: int = Field(default=10, ge=0, le=1000)
+    # Where browsers reach a session: each at a host of its own under ``domain``
+    # (``<session id>.<domain>``: wildcard DNS and certificate), never on the portal's
+    # origin. The default works only in a browser on the portal's own machine (every
+    # ``*.localhost`` name is loopback there): the demo and the tests.
+    domain: str = Field(default="nb.localhost", max_length=200, pattern=HOST_NAME)
+    # The weaker choice for a site without wildcards: every session under
+    # ``/notebooks/<id>/`` of this one host (not the portal's). Empty: ``domain``.
+    host: str = Field(default="", max_length=253, pattern=f"^$|{HOST_NAME}")
+    # The notebook origins' scheme and port as browsers use them; empty and 0 take
+    # the portal's (``public_url``).
+    scheme: Literal["", "http", "https"] = ""
+    port: int = Field(default=0, ge=0, le=65535)
 
 
 def notebook_settings(settings: Settings) -> NotebookSettings:

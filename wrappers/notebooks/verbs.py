@@ -98,8 +98,10 @@ class SessionView(BaseModel):
 
     @property
     def url(self) -> str:
-        """Where "Connect" leads: JupyterLab, or the classic notebook's file list."""
-        return f"/notebooks/{self.id}/{'lab' if self.interface == 'lab' else 'tree'}"
+        """Where "Connect" leads: the portal's way into the session's own origin
+        (wrappers/notebooks/proxy/connect.py), then JupyterLab, or the classic
+        notebook's file list."""
+        return f"/notebooks/sessions/{self.id}/connect"
 
     @property
     def title(self) -> str:

@@ -1,41 +1,62 @@
-"""The reverse proxy in front of notebook sessions: ``/notebooks/<id>/...`` to her Jupyter.
+"""The reverse proxy in front of notebook sessions, each on an origin of its own.
 
-Every request and WebSocket under a session's address goes through here, after the
-portal's own middlewares (session, access log, sign-in guard), and is checked again
-each time (``access.admit``: signed in, the session's owner, allowed by policy, the
-portal's own Origin, the session reachable). Only then is it forwarded, to the host and
-port stored for the session and nowhere else, with the session's secret added in a
-header and the portal's cookies taken out (``headers``). The secret never goes to the
-browser: Jupyter's own token is empty (scripts/onestop_jupyter.py).
+Each session is served at a host of its own (``origins``: ``<id>.nb.localhost`` in the
+demo), never on the portal's origin, so script in a notebook's output can reach no
+cookie, token or page of the portal. Requests to those hosts never meet the portal's
+middlewares (``Tool.own_origins``, app/origins.py): ``NotebookProxy`` takes them whole.
 
-The portal's CSRF token is not asked of these requests, since Jupyter's pages cannot
-send it: the Origin check here and Jupyter's own ``_xsrf`` check take its place.
-Jupyter's answers keep Jupyter's own security headers (its pages need inline styles,
-workers and frames of their own that the portal's policy forbids); the portal's pages
-here (refusals) get the portal's.
+- ``/_onestop/connect`` and ``/_onestop/enter``: connecting, with a one-time code from
+  the portal exchanged for the origin's own cookie (``connect``);
+- ``/notebooks/<id>/...``: her Jupyter server (its base URL), every request and
+  WebSocket checked again (``access.admit``: her pass, her live portal session, her
+  ownership, policy, the session's own Origin, the session reachable), then forwarded
+  to the stored host and port and nowhere else, with the session's secret added in a
+  header and every cookie of the portal and of the origin taken out (``headers``).
+  The secret never goes to the browser: Jupyter's own token is empty
+  (scripts/onestop_jupyter.py);
+- ``/``: the session's root. Anything else is not a notebook address.
 
-The proxy owns ``/notebooks/<16 hex digits>`` and everything below it; the portal's own
-notebook pages live at other addresses (``/notebooks``, ``/notebooks/sessions/<id>``).
+A page request without a good pass (none yet, or her portal session ended) starts
+connecting instead of being refused, so a bookmark or a reload after a new sign-in
+just works. Jupyter's answers keep Jupyter's own security headers (its pages need
+inline styles, workers and frames that the portal's policy forbids); the origin's own
+pages (refusals) get the portal's, with a policy of their own (``answers``).
+
+On the portal's origin the old addresses ``/notebooks/<id>/...`` serve no Jupyter:
+a page request there is sent to Connect (``portal_routes``).
 """
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from urllib.parse import urlencode
 
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.access_log import ACTOR
 from app.logs import get_logger
-from app.security.sessions import Identity, cookie_name, session_of
+from app.origins import host_name
+from app.security.sessions import cookie_name
 from app.settings import Settings
-from app.web.templating import message_page
-from wrappers.notebooks.proxy.access import Lookup, Refusal, SessionCache, Upstream, admit
+from wrappers.notebooks.proxy.access import (
+    Lookup,
+    Refusal,
+    SessionCache,
+    Upstream,
+    Verdict,
+    admit,
+    session_page,
+)
+from wrappers.notebooks.proxy.answers import audit_refusal, redirect, refuse
+from wrappers.notebooks.proxy.connect import CONNECT, ENTER, Connector, connect_page
 from wrappers.notebooks.proxy.forward import UPSTREAM_ANSWER, UpstreamClient
 from wrappers.notebooks.proxy.headers import SECRET_HEADER
+from wrappers.notebooks.proxy.origins import NotebookOrigins, jupyter_prefix, session_in_path
+from wrappers.notebooks.proxy.passes import Passes
 from wrappers.notebooks.proxy.probe import probe
 from wrappers.notebooks.settings import notebook_settings
 from wrappers.request import own
@@ -43,22 +64,178 @@ from wrappers.request import own
 __all__ = [
     "SECRET_HEADER",
     "UPSTREAM_ANSWER",
+    "Connector",
     "NotebookProxy",
-    "is_proxied",
+    "Passes",
+    "claim_origins",
+    "portal_routes",
     "probe",
-    "routes",
 ]
 
 log = get_logger("onestop.notebook_proxy")
 
-PROXIED = re.compile(r"^/notebooks/[0-9a-f]{16}(/|$)")
-# How often a bridged WebSocket checks that her portal session and notebook go on.
-SESSION_CHECK_SECONDS = 10.0
+# How often a bridged WebSocket checks that her portal session and notebook go on
+# (a read of the last second, shared by all her sockets: at most a query a second).
+SESSION_CHECK_SECONDS = 2.0
+PAGE_METHODS = frozenset({"GET", "HEAD"})
+
+NOT_HERE = Refusal(
+    404,
+    "Not a notebook address",
+    "There is no notebook session at this address. Open your notebooks from the "
+    "portal's Notebooks page.",
+    "no such address",
+    audit=False,
+)
 
 
-def is_proxied(path: str) -> bool:
-    """Whether ``path`` belongs to a session's Jupyter server (and so to the proxy)."""
-    return PROXIED.match(path) is not None
+class NotebookProxy:
+    """The ASGI app of every notebook origin (HTTP and WebSocket alike)."""
+
+    def __init__(self, settings: Settings, connector: Connector) -> None:
+        self.origins = connector.origins
+        self.portal = settings.origin
+        self.sessions = connector.sessions
+        self.passes = connector.passes
+        self.connector = connector
+        # Every cookie of the portal and of the notebook origins stays out of Jupyter's
+        # sight (headers.is_portal_cookie: these and every onestop*/__Host- name).
+        self.client = UpstreamClient(
+            notebook_settings(settings), frozenset({cookie_name(settings)})
+        )
+
+    @classmethod
+    def build(cls, settings: Settings, lookup: Lookup, passes: Passes) -> NotebookProxy:
+        """The proxy and its Connector (``proxy.connector``, provided beside it)."""
+        origins = NotebookOrigins.of(settings)
+        return cls(settings, Connector(settings, origins, passes, SessionCache(lookup)))
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = host_name(scope)
+        path: str = scope["path"]
+        if path in (CONNECT, ENTER):
+            await self._connecting(scope, receive, send, host, path)
+            return
+        session_id = self.origins.session_of(host, path)
+        prefix = jupyter_prefix(session_id) if session_id else ""
+        if session_id is None or not path.startswith(prefix):
+            if session_id is not None and path in ("/", prefix[:-1]) and _is_page(scope):
+                # The session's root: Jupyter then sends her to its default page.
+                await RedirectResponse(prefix, status_code=307)(scope, receive, send)
+                return
+            await refuse(scope, receive, send, self.portal, NOT_HERE)
+            return
+        verdict = await admit(scope, session_id, self.origins, self.passes, self.sessions)
+        outcome = verdict.outcome
+        if isinstance(outcome, Upstream) and not _plain_path(scope, outcome.prefix):
+            outcome = Refusal(
+                400,
+                "Not a notebook address",
+                "This address cannot be passed to a notebook server. Open the notebook "
+                "from the portal's Notebooks page.",
+                "path",
+            )
+        if isinstance(outcome, Refusal):
+            if outcome.reconnect and _is_page(scope):
+                await audit_refusal(scope, "anonymous", session_id, outcome)
+                entry = CONNECT + "?" + urlencode({"next": path + _query_suffix(scope)})
+                await redirect(entry)(scope, receive, send)
+                return
+            actor = verdict.identity.unix_name if verdict.identity else "anonymous"
+            await audit_refusal(scope, actor, session_id, outcome)
+            await refuse(scope, receive, send, self.portal, outcome)
+            return
+        assert verdict.identity is not None and verdict.portal is not None
+        scope[ACTOR] = verdict.identity.unix_name
+        await scope["app"].state.sessions.keep_alive(verdict.portal)
+        if scope["type"] == "websocket":
+            await self._bridge(scope, receive, send, verdict, outcome)
+            return
+
+        async def unreachable(reason: str) -> None:
+            await refuse(
+                scope,
+                receive,
+                send,
+                self.portal,
+                Refusal(
+                    502,
+                    "Your notebook is not answering",
+                    "The portal could not reach your notebook's Jupyter server. If the "
+                    "session is ending or was stopped, its page says so; otherwise wait "
+                    "a moment and reload.",
+                    reason,
+                    audit=False,
+                    session_page=session_page(session_id),
+                ),
+            )
+
+        await self.client.http(scope, receive, send, outcome, unreachable)
+
+    async def _connecting(
+        self, scope: Scope, receive: Receive, send: Send, host: str, path: str
+    ) -> None:
+        """``/_onestop/connect`` and ``/_onestop/enter``, for the session this host
+        serves (or, on the one shared host, the session ``next`` leads into)."""
+        session_id = self.origins.session_of(host, path)
+        if session_id is None and not self.origins.per_session and self.origins.claims(host):
+            asked = Request(scope).query_params.get("next", "")
+            session_id = session_in_path(asked)
+        page = scope["type"] == "http" and scope["method"] == "GET"
+        if session_id is None or not page:
+            await refuse(scope, receive, send, self.portal, NOT_HERE)
+            return
+        if path == CONNECT:
+            await self.connector.start(scope, receive, send, session_id)
+        else:
+            await self.connector.enter(scope, receive, send, session_id)
+
+    async def _bridge(
+        self, scope: Scope, receive: Receive, send: Send, verdict: Verdict, upstream: Upstream
+    ) -> None:
+        async def still_allowed() -> bool:
+            again = await admit(
+                scope, upstream.session_id, self.origins, self.passes, self.sessions
+            )
+            now = again.outcome
+            return (
+                isinstance(now, Upstream)
+                and (now.host, now.port) == (upstream.host, upstream.port)
+                and verdict.identity is not None
+                and again.identity is not None
+                and again.identity.unix_name == verdict.identity.unix_name
+            )
+
+        await self.client.websocket(
+            scope, receive, send, upstream, still_allowed, SESSION_CHECK_SECONDS
+        )
+
+
+def _is_page(scope: Scope) -> bool:
+    return scope["type"] == "http" and scope["method"] in PAGE_METHODS
+
+
+def _query_suffix(scope: Scope) -> str:
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    return f"?{query}" if query else ""
+
+
+async def _serve(scope: Scope, receive: Receive, send: Send) -> None:
+    """Every notebook origin's requests: this portal's proxy (each portal has its own)."""
+    await own(HTTPConnection(scope), NotebookProxy)(scope, receive, send)
+
+
+def claim_origins(settings: Settings) -> Callable[[str], ASGIApp | None]:
+    """``Tool.own_origins``: the notebook hosts of these settings, all served by the proxy."""
+    origins = NotebookOrigins.of(settings)
+
+    def claim(host: str) -> ASGIApp | None:
+        return _serve if origins.claims(host) else None
+
+    return claim
 
 
 class SessionIdConvertor(Convertor[str]):
@@ -76,133 +253,22 @@ class SessionIdConvertor(Convertor[str]):
 register_url_convertor("notebook_id", SessionIdConvertor())
 
 
-async def _to_session_root(request: Request) -> Response:
-    """``/notebooks/<id>``: Jupyter itself then sends her to the default page."""
-    return RedirectResponse(f"/notebooks/{request.path_params['session_id']}/", 307)
+async def _to_connect(request: Request) -> Response:
+    """An old address of a session's Jupyter on the portal's own origin: Jupyter is no
+    longer served here; Connect leads to the same place on the session's origin."""
+    session_id = request.path_params["session_id"]
+    asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    query = urlencode({"next": asked}) if asked.startswith(jupyter_prefix(session_id)) else ""
+    return RedirectResponse(
+        f"{session_page(session_id)}/connect" + (f"?{query}" if query else ""), status_code=303
+    )
 
 
-class NotebookProxy:
-    """The ASGI app behind the proxy's routes (HTTP and WebSocket alike)."""
-
-    def __init__(self, settings: Settings, lookup: Lookup) -> None:
-        self.sessions = SessionCache(lookup)
-        self.origin = settings.origin  # worked out once, compared on every request
-        self.client = UpstreamClient(
-            notebook_settings(settings),
-            urlsplit(settings.public_url).netloc,
-            frozenset({cookie_name(settings)}),
-        )
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        session_id: str = scope["path_params"]["session_id"]
-        identity, decision = await admit(scope, session_id, self.sessions, self.origin)
-        if isinstance(decision, Upstream) and not _plain_path(scope, decision.prefix):
-            decision = Refusal(
-                400,
-                "Not a notebook address",
-                "This address cannot be passed to a notebook server. Open the notebook "
-                "from the portal's Notebooks page.",
-                "path",
-            )
-        if isinstance(decision, Refusal):
-            await self._refuse(scope, receive, send, identity, session_id, decision)
-            return
-        if scope["type"] == "websocket":
-            upstream = decision
-
-            async def still_allowed() -> bool:
-                return await self._still_allowed(scope, identity, upstream)
-
-            await self.client.websocket(
-                scope, receive, send, upstream, still_allowed, SESSION_CHECK_SECONDS
-            )
-            return
-
-        async def unreachable(reason: str) -> None:
-            await self._refuse(
-                scope,
-                receive,
-                send,
-                identity,
-                session_id,
-                Refusal(
-                    502,
-                    "Your notebook is not answering",
-                    "The portal could not reach your notebook's Jupyter server. If the "
-                    "session is ending or was stopped, its page says so; otherwise wait "
-                    "a moment and reload.",
-                    reason,
-                    audit=False,
-                    session_page=f"/notebooks/sessions/{session_id}",
-                ),
-            )
-
-        await self.client.http(scope, receive, send, decision, unreachable)
-
-    async def _still_allowed(
-        self, scope: Scope, identity: Identity | None, upstream: Upstream
-    ) -> bool:
-        state = session_of(scope)
-        if identity is None or state.id_hash is None:
-            return False
-        if not await scope["app"].state.sessions.still_valid(state.id_hash):
-            return False
-        row = await self.sessions.get(upstream.session_id)
-        return (
-            row is not None
-            and row.owner == identity.unix_name
-            and row.state != "ended"
-            and (row.host, row.port) == (upstream.host, upstream.port)
-        )
-
-    async def _refuse(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        identity: Identity | None,
-        session_id: str,
-        refusal: Refusal,
-    ) -> None:
-        if refusal.audit:
-            client = scope.get("client")
-            await scope["app"].state.auditor.record(
-                actor=identity.unix_name if identity else "anonymous",
-                action="notebooks.connect",
-                object=f"/notebooks/{session_id}",
-                outcome="refused",
-                client_ip=client[0] if client else "",
-                reason=refusal.reason,
-            )
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 4000 + refusal.status})
-            return
-        response = message_page(
-            Request(scope, receive),
-            refusal.heading,
-            refusal.text,
-            status_code=refusal.status,
-            action_url=refusal.session_page or "/notebooks",
-            action_label="Go to the session's page" if refusal.session_page else "Go to Notebooks",
-            tone="error",
-        )
-        await response(scope, receive, send)
-
-
-async def _proxied(scope: Scope, receive: Receive, send: Send) -> None:
-    """The route's endpoint: this portal's proxy (each portal has its own)."""
-    await own(HTTPConnection(scope), NotebookProxy)(scope, receive, send)
-
-
-# /notebooks/<16 hex>/...: her Jupyter server. Matched before the portal's own routes
-# (Tool.early_routes), because a JupyterLab page makes hundreds of these.
-routes: list[BaseRoute] = [
-    Route("/notebooks/{session_id:notebook_id}", _to_session_root, methods=["GET"]),
-    Route("/notebooks/{session_id:notebook_id}/{path:path}", _proxied),
-    WebSocketRoute("/notebooks/{session_id:notebook_id}/{path:path}", _proxied),
+# On the portal's origin: Connect, and the old Jupyter addresses sent there.
+portal_routes: list[BaseRoute] = [
+    Route("/notebooks/sessions/{session_id:notebook_id}/connect", connect_page, methods=["GET"]),
+    Route("/notebooks/{session_id:notebook_id}", _to_connect, methods=["GET"]),
+    Route("/notebooks/{session_id:notebook_id}/{path:path}", _to_connect, methods=["GET"]),
 ]
 
 

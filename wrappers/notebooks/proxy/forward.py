@@ -88,11 +88,8 @@ def _close_code(code: int | None) -> int:
 class UpstreamClient:
     """The process's one aiohttp session towards notebook servers."""
 
-    def __init__(
-        self, settings: NotebookSettings, public_host: str, portal_cookies: frozenset[str]
-    ) -> None:
+    def __init__(self, settings: NotebookSettings, portal_cookies: frozenset[str]) -> None:
         self._settings = settings
-        self._public_host = public_host
         self._portal_cookies = portal_cookies
         self._session: aiohttp.ClientSession | None = None
 
@@ -122,7 +119,7 @@ class UpstreamClient:
     def _headers(self, scope: Scope, upstream: Upstream) -> list[tuple[str, str]]:
         return upstream_headers(
             scope["headers"],
-            host=self._public_host,
+            host=upstream.public_host,
             secret=upstream.secret,
             portal_cookies=self._portal_cookies,
         )

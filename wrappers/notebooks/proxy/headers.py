@@ -1,10 +1,11 @@
 """What crosses the proxy in each direction, as pure functions of header lists.
 
 Upstream, Jupyter gets the browser's end-to-end headers minus anything of the
-portal's (its session cookie, its CSRF token, any copy of the secret header the
-browser tried to send), with the portal's Host and the session's secret added.
-Downstream, the browser gets Jupyter's end-to-end headers, with redirects kept inside
-the session's own address space and no cookie that could overwrite the portal's.
+portal's or of the notebook origin's own (their cookies, a CSRF token, any copy of
+the secret header the browser tried to send), with the session's origin as Host and
+the session's secret added. Downstream, the browser gets Jupyter's end-to-end
+headers, with redirects kept inside the session's own address space (on its own
+origin) and no cookie that could overwrite the origin's pass or the portal's.
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ def upstream_headers(
     secret: str,
     portal_cookies: frozenset[str],
 ) -> list[tuple[str, str]]:
-    """Headers for Jupyter: end-to-end ones from the browser, ``host`` (the portal's
-    public host, which Jupyter compares the Origin with), and the secret."""
+    """Headers for Jupyter: end-to-end ones from the browser, ``host`` (the session's
+    origin as the browser names it, which Jupyter compares the Origin with), and the
+    secret."""
     decoded = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers]
     drop = _hop_by_hop(value for name, value in decoded if name == "connection") | PORTAL_ONLY
     result: list[tuple[str, str]] = []
@@ -98,8 +100,9 @@ def inside_session(location: str, request_path: str, prefix: str) -> str | None:
     """``location`` as a path inside ``prefix`` (``/notebooks/<id>/``), or None.
 
     Jupyter redirects with paths (``/notebooks/<id>/lab``); an absolute URL is cut
-    down to its path, since the browser must stay on the portal, and one that leads
-    out of the session (its login page of another base, another site) is refused.
+    down to its path, since the browser must stay on the session's own origin, and
+    one that leads out of the session (its login page of another base, another site)
+    is refused.
     """
     parts = urlsplit(urljoin(request_path, location))
     path = parts.path
@@ -116,7 +119,9 @@ def inside_session(location: str, request_path: str, prefix: str) -> str | None:
 
 
 def is_portal_cookie(name: str, portal_cookies: frozenset[str]) -> bool:
-    """The portal's cookies, and any bound to the whole origin by its name's prefix."""
+    """The portal's cookies, and any bound to the whole origin by its name's prefix:
+    the notebook origin's own pass and state cookies too (``onestop_nb*`` and
+    ``__Host-onestop-nb*``, origins.py)."""
     return name in portal_cookies or name.startswith(("__Host-", "__Secure-", "onestop"))
 
 
