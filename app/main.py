@@ -26,6 +26,7 @@ from app.notify import Mailer, NotificationStore, Notifier
 from app.origins import ToolOrigins
 from app.policy import load_policy
 from app.policy.roles import PROJECT_JOB_VIEW
+from app.readings import Readings
 from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
 from app.realtime.fragments import CORE_RENDERERS, FragmentCache
 from app.realtime.ws import live
@@ -264,6 +265,9 @@ def create_app(settings: Settings) -> Starlette:
     app.state.auditor = Auditor(db_sessions)
     app.state.bus = bus
     app.state.watcher = watcher
+    # A tool's background work follows the cluster's readings here (app/readings.py),
+    # and does everything else through the gate (app.state.verbs, call_as_service).
+    app.state.readings = Readings(watcher)
     # What pages may ask /ws to follow (a folder open in a tab: wrappers/files/live.py).
     app.state.followers = followers_of(tools)
     app.state.oidc = OIDCClient(settings.oidc, settings.public_url + "/auth/callback")

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from app.logs import get_logger
+from app.readings import Readings
 from app.security.sessions import Identity
 from app.verbs import VerbGate
 from managers.agent.client import AgentClient
@@ -56,6 +57,7 @@ class NotebookHarness:
         self.monitor = monitor
         self.recorder = recorder
         self.services = gate.services
+        self.readings = monitor.readings
 
     def person(self, unix_name: str) -> Identity:
         return Identity(0, unix_name, unix_name.title(), "", int(time.time()))
@@ -115,7 +117,9 @@ async def notebook_harness(
     notebooks = services.own(Notebooks)
     for name, projects, admin in [("alice", ["chem"], False), ("bob", ["chem"], False)]:
         await policy.sync_derived_roles(name, projects=projects, is_admin=admin)
-    monitor = NotebookMonitor(notebooks, services, recorder, probe, get_logger("tests.notebooks"))
+    monitor = NotebookMonitor(
+        notebooks, gate, Readings(services.watcher), recorder, probe, get_logger("tests.notebooks")
+    )
     harness = NotebookHarness(gate, notebooks, monitor, recorder)
     try:
         yield harness

@@ -10,6 +10,7 @@ while the other tests do).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -17,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from app.logs import get_logger
+from app.models import AuditEvent
 from managers.scheduler.slurm import SlurmAdapter
 from tests.notebooks.conftest import NotebookHarness, probe, squeue
-from wrappers.notebooks.monitor import NotebookMonitor
+from wrappers.notebooks.monitor import MONITOR, NotebookMonitor
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +98,7 @@ async def test_a_new_monitor_probes_again_and_finds_it_ready(
     notebook_harness: NotebookHarness, ready_session: Any
 ) -> None:
     h = notebook_harness
-    fresh = NotebookMonitor(h.notebooks, h.services, h.recorder, probe, get_logger("tests"))
+    fresh = NotebookMonitor(h.notebooks, h.gate, h.readings, h.recorder, probe, get_logger("tests"))
     await h.services.watcher.refresh()
     await fresh.round()
     row = await h.notebooks.store.get(ready_session.id)
@@ -114,7 +117,9 @@ async def test_a_server_json_pointing_elsewhere_is_not_believed(
     original = server.read_text()
     try:
         server.write_text('{"host": "10.9.9.9", "port": 22}')
-        fresh = NotebookMonitor(h.notebooks, h.services, h.recorder, probe, get_logger("tests"))
+        fresh = NotebookMonitor(
+            h.notebooks, h.gate, h.readings, h.recorder, probe, get_logger("tests")
+        )
         await h.services.watcher.refresh()
         await fresh.round()
         again = await h.notebooks.store.get(row.id)
@@ -122,6 +127,53 @@ async def test_a_server_json_pointing_elsewhere_is_not_believed(
     finally:
         server.write_text(original)
     await h.wait_for(row.id, "ready", seconds=30)
+
+
+async def test_it_reads_her_server_file_as_its_service_for_her(
+    notebook_harness: NotebookHarness, ready_session: Any
+) -> None:
+    """Through the gate: each read is audited with the monitor's principal as the actor
+    and her as the one it was for; her agent read it, as her."""
+    h = notebook_harness
+    await h.gate.auditor.flush()
+    async with h.services.database() as db:
+        found = await db.exec(
+            select(AuditEvent).where(AuditEvent.action == "files.read", AuditEvent.actor == MONITOR)
+        )
+        rows = found.all()
+    server = f"file:/home/alice/.onestop/notebooks/{ready_session.id}/server.json"
+    read = [row for row in rows if row.object == server and row.outcome == "ok"]
+    assert read and all(json.loads(row.detail)["on_behalf_of"] == "alice" for row in read)
+
+
+async def test_without_its_rule_it_cannot_read_the_server_file(
+    notebook_harness: NotebookHarness, ready_session: Any
+) -> None:
+    """An administrator removed the monitor's rule for server.json: policy refuses its
+    read (audited), so the session is not taken for ready, and nothing else is read."""
+    h = notebook_harness
+    rule = [MONITOR, "*", "file:/**/.onestop/notebooks/*/server.json", "read"]
+    await h.notebooks.store.update(ready_session.id, host=None, port=None, state="starting")
+    assert await h.services.policy.keep_rule(rule, False)
+    try:
+        fresh = NotebookMonitor(h.notebooks, h.gate, h.readings, h.recorder, probe, get_logger("t"))
+        await h.services.watcher.refresh()
+        await fresh.round()
+        row = await h.notebooks.store.get(ready_session.id)
+        assert row is not None and row.state == "starting" and row.host is None
+        await h.gate.auditor.flush()
+        async with h.services.database() as db:
+            found = await db.exec(
+                select(AuditEvent).where(
+                    AuditEvent.action == "files.read",
+                    AuditEvent.actor == MONITOR,
+                    AuditEvent.outcome == "denied",
+                )
+            )
+            assert found.all()
+    finally:
+        await h.services.policy.keep_rule(rule, True)
+    await h.wait_for(ready_session.id, "ready", seconds=30)
 
 
 async def test_a_session_that_runs_out_of_time_ends_with_time_limit(

@@ -100,6 +100,8 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "notebooks.list": ({}, "user"),
     "notebooks.show": ({"session_id": "0123456789abcdef"}, "user"),
     "notebooks.stop": ({"session_id": "0123456789abcdef"}, "user"),
+    # The monitor's warning of a session's end, for its owner; no such session here.
+    "notebooks.warn": ({"session_id": "0123456789abcdef"}, "service:notebooks-monitor"),
     "notifications.list": ({"user": "{who}"}, "user"),
     "notifications.open": ({"id": 1}, "user"),
     "notifications.mark_seen": ({}, "user"),

@@ -1,7 +1,9 @@
 """Tools reach Slurm, files and the network only through verbs.
 
 Every module of app/ and wrappers/ is read with ``ast``; imports of I/O modules and
-of the managers' machinery are allowed only where this table says why.
+of the managers' machinery are allowed only where this table says why. Nothing
+outside the gate (app/verbs/) reaches the services it holds, and only the managers
+and the code that builds the portal hold an agent client.
 """
 
 from __future__ import annotations
@@ -92,3 +94,84 @@ def test_the_check_would_catch_an_offender(tmp_path: Path) -> None:
 def test_every_allowance_is_still_needed() -> None:
     for relative in ALLOWED:
         assert any(banned(name) for name in imports_of(REPO / relative)), relative
+
+
+# The agents are reached through the gate's services, which only app/verbs/ uses; a
+# client of its own is made only where the portal (or the agent gateway) is built.
+AGENT_CLIENTS = ("managers.agent.client", "managers.agent.remote")
+CLIENT_ALLOWED = {
+    "app/main.py": "builds the app: makes the agent client the gate's services hold",
+    "app/cli.py": "the command line: the agent gateway holds a client of its own",
+}
+
+
+def services_reached(path: Path) -> list[str]:
+    """Each place ``path`` touches an attribute called ``services``, on anything
+    (``request.app.state.verbs.services``, ``self.services``, ``getattr(x, "services")``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Attribute) and node.attr == "services":
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value == "services"
+        ):
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def agent_clients(path: Path) -> set[str]:
+    return {
+        name
+        for name in imports_of(path)
+        if any(name == client or name.startswith(client + ".") for client in AGENT_CLIENTS)
+    }
+
+
+def modules(*folders: str) -> list[tuple[str, Path]]:
+    return [
+        (str(path.relative_to(REPO)), path)
+        for folder in folders
+        for path in sorted((REPO / folder).rglob("*.py"))
+    ]
+
+
+def test_nothing_outside_the_gate_reaches_its_services() -> None:
+    offenders = [
+        f"{relative} {where}"
+        for relative, path in modules("app", "wrappers", "managers", "examples")
+        if not relative.startswith("app/verbs/")
+        for where in services_reached(path)
+    ]
+    assert offenders == [], "call a verb (or call_as_service) instead:\n" + "\n".join(offenders)
+
+
+def test_only_the_managers_and_the_builders_hold_an_agent_client() -> None:
+    offenders = [
+        f"{relative}: {name}"
+        for relative, path in modules("app", "wrappers", "examples")
+        if not relative.startswith("app/verbs/") and relative not in CLIENT_ALLOWED
+        for name in sorted(agent_clients(path))
+    ]
+    assert offenders == [], "call a verb instead:\n" + "\n".join(offenders)
+
+
+def test_the_services_check_would_catch_an_offender(tmp_path: Path) -> None:
+    module = tmp_path / "page.py"
+    module.write_text(
+        "async def page(request):\n"
+        "    agents = request.app.state.verbs.services.agents\n"
+        "    return getattr(request.app.state.verbs, 'services')\n"
+        "from managers.agent.remote import RemoteAgentClient\n"
+    )
+    assert len(services_reached(module)) == 2
+    assert agent_clients(module) == {"managers.agent.remote"}
+
+
+def test_every_client_allowance_is_still_needed() -> None:
+    for relative in CLIENT_ALLOWED:
+        assert agent_clients(REPO / relative), relative

@@ -6,7 +6,8 @@ here and declared in ``tool`` below:
 - verbs (``verbs``) with their rule on the ``notebook`` kind;
 - its table (``models``), its settings section (``settings``);
 - its live events (``fragments``) and its background work, the monitor that follows
-  every session from the cluster watcher's readings (``monitor``);
+  every session from the cluster watcher's readings (``monitor``), calling verbs for
+  each session's owner as its service principal, with rules of its own;
 - the agent operations its verbs run (managers/notebooks/agent_operations.py);
 - the reverse proxy (``proxy``) serving each session's Jupyter on an origin of its
   own (``own_origins``: ``<session id>.<notebook domain>``), never on the portal's,
@@ -24,7 +25,7 @@ from app.verbs import Services
 from managers.notebooks.agent_operations import OPERATIONS
 from wrappers.notebooks import fragments, pages, proxy
 from wrappers.notebooks.models import NotebookPass, NotebookSession
-from wrappers.notebooks.monitor import monitoring
+from wrappers.notebooks.monitor import MONITOR, monitoring
 from wrappers.notebooks.proxy.passes import Passes
 from wrappers.notebooks.settings import NotebookSettings, notebook_settings
 from wrappers.notebooks.store import Notebooks, NotebookStore
@@ -57,18 +58,30 @@ tool = Tool(
     verbs=VERBS,
     uses=(
         "cluster.snapshot",
-        # The monitor reads her server's address file as her (monitor.py).
+        # The monitor reads her server's address file as her, and asks accounting how
+        # her session's job ended (monitor.py).
         "files.read",
+        "jobs.show",
         "notebooks.list",
         "notebooks.show",
         "notebooks.start",
         "notebooks.stop",
+        "notebooks.warn",
     ),
     kinds=("notebook",),
     # notebook:<owner>/<id>. Each person starts, reads, stops and connects to their
     # own; connecting is also checked in code to be the owner only (it runs code as
     # her), whatever other rules say.
-    policy=("p, user, *, notebook:{sub}/**, (start|read|stop|connect)",),
+    # The monitor (monitor.py) follows every session for its owner as this principal:
+    # it reads jobs (how a session's job ended), each session's server.json (where
+    # Jupyter listens, read by her agent as her) and warns of a session's end.
+    principals=(MONITOR,),
+    policy=(
+        "p, user, *, notebook:{sub}/**, (start|read|stop|connect)",
+        f"p, {MONITOR}, *, notebook:**, warn",
+        f"p, {MONITOR}, *, job:**, read",
+        f"p, {MONITOR}, *, file:/**/.onestop/notebooks/*/server.json, read",
+    ),
     renderers=fragments.RENDERERS,
     lifespan=monitoring,
     settings=NotebookSettings,

@@ -2,13 +2,18 @@
 ready, ended (and why), or unknown while the scheduler does not answer.
 
 It asks Slurm nothing of its own while sessions wait or run: the one cluster watcher
-wakes it after each reading (``listen``), and it decides from that reading. Only a
-session whose job has left the queue is looked up in accounting, once, for why it
-ended. A starting session's ``server.json`` is read through the owner's agent (as
-her), its host checked against the job's node address and its port range, and the
-proxy's ``probe`` must get an answer from Jupyter with the session's secret before
-the session counts as ready. An unanswered reading makes sessions "unknown", never
-"ended": nothing is cancelled or forgotten because Slurm was slow.
+wakes it after each reading (``listen``, through ``app.state.readings``), and it
+decides from that reading. Everything else it does for a session's owner goes
+through the verb gate as the tool's service principal ``service:notebooks-monitor``
+(``call_as_service``), with rules of its own and an audit row for each call: a
+session whose job has left the queue is looked up with ``jobs.show`` (accounting),
+once, for why it ended; a starting session's ``server.json`` is read with
+``files.read`` by the owner's agent, as her, its host checked against the job's node
+address and its port range, and the proxy's ``probe`` must get an answer from
+Jupyter with the session's secret before the session counts as ready; the warning
+ten minutes before the end is ``notebooks.warn``. An unanswered reading makes
+sessions "unknown", never "ended": nothing is cancelled or forgotten because Slurm
+was slow.
 
 Every change reaches the owner's open tabs as one ``notebooks`` event on her channel
 (rendered by app/realtime/fragments.py), and so does the minute count while a session
@@ -26,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from app.logs import get_logger
 from app.models import utcnow
-from app.notify.store import NewNotification
+from app.readings import Readings
 from app.realtime.bus import user_channel
-from app.verbs.descriptors import OpenFile
-from managers.errors import OperationError
-from managers.scheduler import ClusterSnapshot, Job, JobState, SchedulerError
+from app.verbs import VerbDenied, VerbError, VerbFailed, VerbGate
+from app.verbs.services import Extensions
+from managers.scheduler import ClusterSnapshot, Job, JobState
 from wrappers.files.verbs.manage import home_of
 from wrappers.notebooks.models import NotebookSession
 from wrappers.notebooks.settings import notebook_settings
@@ -39,6 +44,9 @@ from wrappers.notebooks.verbs import WARN_MINUTES, SessionView, queued_job, sess
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+# The tool's part that follows sessions for their owners (Tool.principals).
+MONITOR = "service:notebooks-monitor"
 
 # probe(host, port, session_id, secret): whether Jupyter answers there for this secret.
 Probe = Callable[[str, int, str, str], Awaitable[bool]]
@@ -129,7 +137,8 @@ class NotebookMonitor:
     def __init__(
         self,
         notebooks: Notebooks,
-        services: Any,
+        gate: VerbGate,
+        readings: Readings,
         publish: Publish,
         probe: Probe,
         logger: Any,
@@ -137,7 +146,8 @@ class NotebookMonitor:
         idle_poll: float = 30.0,
     ) -> None:
         self.notebooks = notebooks
-        self.services = services
+        self.gate = gate
+        self.readings = readings
         self.publish = publish
         self.probe = probe
         self.log = logger
@@ -146,6 +156,8 @@ class NotebookMonitor:
         self._wake = asyncio.Event()
         # Sessions whose server answered this process's probe.
         self._verified: set[str] = set()
+        # Sessions whose owner this process has warned of the end (notebooks.warn).
+        self._warned: set[str] = set()
         # What each owner's tabs were last sent, so an unchanged round sends nothing.
         self._sent: dict[str, Any] = {}
 
@@ -175,7 +187,7 @@ class NotebookMonitor:
     async def round(self) -> bool:
         """Follow every session not yet ended; True while one is starting (its
         server.json is then looked for every second, not only at each reading)."""
-        snapshot = self.services.watcher.latest
+        snapshot = self.readings.latest
         if snapshot is None:
             return False
         rows = await self.notebooks.store.active()
@@ -208,9 +220,11 @@ class NotebookMonitor:
                     return await self._record(row, {"state": "ended", "ended_reason": reason})
                 return row
             try:
-                job = await self.services.scheduler.job_record(row.job_id)
-            except SchedulerError as error:
-                self.log.warning("notebook_accounting_unreachable", detail=error.detail)
+                job = await self._accounting(row)
+            except VerbError as error:  # accounting unreachable, or the rule removed
+                self.log.warning(
+                    "notebook_accounting_unreachable", detail=error.message, verb="jobs.show"
+                )
                 return await self._record(row, {"state": "unknown"})
             if job is None:
                 if age > FORGOTTEN_AFTER:
@@ -258,18 +272,30 @@ class NotebookMonitor:
         self.log.info("notebook_ready", session=row.id, user=row.owner, job=row.job_id)
         return host, port
 
+    async def _accounting(self, row: NotebookSession) -> Job | None:
+        """The session's job as accounting remembers it (``jobs.show``, for her); None
+        while it knows no such job. VerbError when it cannot be asked."""
+        try:
+            shown = await self.gate.call_as_service(
+                MONITOR, row.owner, "jobs.show", job_id=row.job_id
+            )
+        except VerbFailed:  # no such job (yet): accounting hears of jobs a moment late
+            return None
+        job: Job = shown.job
+        return job
+
     async def _read(self, row: NotebookSession) -> tuple[str, int] | None:
-        """server.json, read by her agent as her; None while it is not there."""
+        """server.json, read by her agent as her (``files.read``, for her); None while
+        it is not there."""
         path = f"{home_of(row.owner).rstrip('/')}/.onestop/notebooks/{row.id}/server.json"
         try:
-            _, fds = await self.services.agents.call(row.owner, "files.read", {"path": path})
-        except OperationError:
+            opened = await self.gate.call_as_service(MONITOR, row.owner, "files.read", path=path)
+        except VerbDenied as error:
+            self.log.warning("notebook_server_file_refused", session=row.id, detail=error.message)
             return None
-        if len(fds) != 1:
-            for fd in fds:
-                OpenFile(fd=fd).head(0)  # closes it
+        except VerbError:  # not written yet, or her agent is not answering
             return None
-        data, size = OpenFile(fd=fds[0]).head(SERVER_FILE_LIMIT)
+        data, size = opened.head(SERVER_FILE_LIMIT)
         return server_address(data) if size <= SERVER_FILE_LIMIT else None
 
     async def _record(self, row: NotebookSession, changes: dict[str, Any]) -> NotebookSession:
@@ -310,22 +336,17 @@ class NotebookMonitor:
             self._sent.pop(owner, None)  # nothing left to follow for her
 
     async def _warn(self, view: SessionView) -> None:
-        notifier = getattr(self.services, "notifier", None)
-        if notifier is None:
+        """Once per session and process: the verb itself tells her only once."""
+        if view.id in self._warned:
             return
-        row = await notifier.store.record(
-            NewNotification(
-                view.owner,
-                "notebook-ending",
-                f"notebook:{view.id}:ending",
-                f"Your notebook session {view.title} ends in less than {WARN_MINUTES} minutes",
-                "Save your notebooks now: when the time is up the session stops, and "
-                "anything not saved is lost.",
-                f"/notebooks/sessions/{view.id}",
+        try:
+            await self.gate.call_as_service(
+                MONITOR, view.owner, "notebooks.warn", session_id=view.id
             )
-        )
-        if row is not None:
-            await notifier.announce(view.owner)
+        except VerbError as error:  # tried again at the next round
+            self.log.warning("notebook_warning_failed", session=view.id, detail=error.message)
+            return
+        self._warned.add(view.id)
 
 
 @contextlib.asynccontextmanager
@@ -335,7 +356,11 @@ async def monitoring(app: Starlette) -> AsyncIterator[None]:
     database holds, so a restarted portal lists and reconnects them all."""
     from wrappers.notebooks.proxy import NotebookProxy, probe
 
-    services = app.state.verbs.services
+    gate: VerbGate = app.state.verbs
+    readings: Readings = app.state.readings
+    extensions: Extensions = app.state.extensions
+    notebooks, proxy = extensions.get(Notebooks), extensions.get(NotebookProxy)
+    assert notebooks is not None and proxy is not None, "provided at start (Tool.provides)"
     bus = app.state.bus
     wait = notebook_settings(app.state.settings).probe_timeout_seconds
 
@@ -347,16 +372,15 @@ async def monitoring(app: Starlette) -> AsyncIterator[None]:
             await bus.publish(user_channel(audience), payload)
 
     monitor = NotebookMonitor(
-        services.own(Notebooks), services, publish, probing, get_logger("onestop.notebooks")
+        notebooks, gate, readings, publish, probing, get_logger("onestop.notebooks")
     )
     app.state.notebook_monitor = monitor
-    services.watcher.listeners.append(monitor.listen)
-    task = asyncio.create_task(monitor.run())
-    try:
-        yield
-    finally:
-        services.watcher.listeners.remove(monitor.listen)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await services.own(NotebookProxy).close()
+    with readings.following(monitor.listen):
+        task = asyncio.create_task(monitor.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await proxy.close()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from app.logs import get_logger
 from app.models import utcnow
+from app.notify.store import NewNotification
 from app.security.sessions import Identity
 from app.verbs.catalog import NoArgs, Verb
 from app.verbs.errors import VerbError, VerbFailed, VerbInvalid, VerbUnavailable
@@ -28,6 +29,7 @@ from managers.scheduler import ClusterSnapshot, Job
 from wrappers.files.verbs.manage import home_of
 from wrappers.jobs.verbs.jobs import FORBIDDEN_IN_NAME, SubmitArgs, cluster_problems
 from wrappers.notebooks.models import NotebookSession
+from wrappers.notebooks.states import SessionState
 from wrappers.notebooks.store import SESSION_ID, Notebooks, new_secret, new_session_id
 
 log = get_logger("onestop.notebooks")
@@ -115,6 +117,11 @@ class SessionView(BaseModel):
 class SessionList(BaseModel):
     sessions: list[SessionView]
     reachable: bool = True
+
+
+class Warned(BaseModel):
+    # Whether she was told now (not: told before, or it does not end that soon).
+    warned: bool
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -306,6 +313,33 @@ async def show_session(args: Any, identity: Identity, services: Any) -> SessionV
     return session_view(await _row(args, services), services.watcher.latest)
 
 
+async def warn_session(args: Any, identity: Identity, services: Any) -> Warned:
+    """Tell her once that a ready session ends in less than WARN_MINUTES: a
+    notification kept until seen, and the bell in her open tabs. The monitor asks
+    (as its service principal); whether it is so is decided here, from the session
+    and the cluster's last reading, so nothing is said of one that does not end."""
+    row = await _row(args, services)
+    view = session_view(row, services.watcher.latest)
+    notifier = services.notifier
+    ready = SessionState(view.state) is SessionState.READY
+    if not ready or not view.ending_soon or notifier is None:
+        return Warned(warned=False)
+    recorded = await notifier.store.record(
+        NewNotification(
+            row.owner,
+            "notebook-ending",
+            f"notebook:{row.id}:ending",
+            f"Your notebook session {view.title} ends in less than {WARN_MINUTES} minutes",
+            "Save your notebooks now: when the time is up the session stops, and "
+            "anything not saved is lost.",
+            f"/notebooks/sessions/{row.id}",
+        )
+    )
+    if recorded is not None:
+        await notifier.announce(row.owner)
+    return Warned(warned=recorded is not None)
+
+
 async def stop_session(args: Any, identity: Identity, services: Any) -> SessionView:
     """Cancel the job, as its owner (whoever asked: an admin stops it through the
     owner's agent, so Slurm still sees the owner's own credential). Stopping an
@@ -362,5 +396,16 @@ VERBS = (
         existing_session,
         local=stop_session,
         refreshes_cluster=True,
+    ),
+    # The monitor's, as service:notebooks-monitor (monitor.py); no person's rule has it.
+    Verb(
+        "notebooks.warn",
+        SessionArgs,
+        Warned,
+        "notebook",
+        "warn",
+        existing_session,
+        local=warn_session,
+        description="Tell her once, by a notification, that her session ends soon.",
     ),
 )
