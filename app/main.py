@@ -50,10 +50,11 @@ from app.tools import (
     template_folders,
 )
 from app.tools import running as tools_running
-from app.verbs import CORE_VERBS, Services, VerbGate
+from app.verbs import CORE_VERBS, Services, VerbError, VerbGate
 from app.verbs.services import Extensions
 from app.web import admin_sessions
 from app.web.dashboard import dashboard
+from app.web.errors import verb_error
 from app.web.templating import build_templates, message_page
 from app.web.vendor import vendor_file
 from managers.agent.client import AgentClient
@@ -248,7 +249,12 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        # A verb error's kind decides its status and page (app/web/errors.py).
+        exception_handlers={
+            HTTPException: http_error,
+            VerbError: verb_error,
+            Exception: server_error,
+        },
     )
     app.state.settings = settings
     app.state.tools = tools

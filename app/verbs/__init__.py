@@ -7,7 +7,14 @@ the tool is enabled (app/tools.py ``catalog_of``).
 
 from app.verbs import cluster, policy, sessions
 from app.verbs.catalog import Catalog, Verb
-from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
+from app.verbs.errors import (
+    ErrorKind,
+    VerbDenied,
+    VerbError,
+    VerbFailed,
+    VerbInvalid,
+    VerbUnavailable,
+)
 from app.verbs.gate import VerbGate
 from app.verbs.services import Services
 
@@ -16,6 +23,7 @@ CORE_VERBS = (*cluster.VERBS, *policy.VERBS, *sessions.VERBS)
 __all__ = [
     "CORE_VERBS",
     "Catalog",
+    "ErrorKind",
     "Services",
     "Verb",
     "VerbDenied",

@@ -131,7 +131,8 @@ class VerbGate:
                 obj,
                 "failed",
                 _ms(started),
-                kind=error.kind,
+                kind=error.detail,
+                error_kind=error.kind.value,
                 reason=error.message,
             )
             raise

@@ -3,14 +3,12 @@ recent sign-in). Both go through the verb gate like everything else."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.security.sessions import Identity, session_of
-from app.verbs import VerbDenied, VerbError, VerbGate
+from app.verbs import ErrorKind, VerbError, VerbGate
 from app.web.templating import message_page, render
 
 PATH = "/admin/sessions"
@@ -23,17 +21,9 @@ def _identity(request: Request) -> Identity:
 
 
 def refusal_page(request: Request, error: VerbError) -> Response:
-    """How a refused verb looks on a page; a stale sign-in gets a way to renew it."""
-    if isinstance(error, VerbDenied) and error.kind == "reauth":
-        return message_page(
-            request,
-            "Please sign in again",
-            error.message,
-            status_code=403,
-            action_url="/login?" + urlencode({"next": request.url.path, "fresh": "1"}),
-            action_label="Sign in again",
-        )
-    if isinstance(error, VerbDenied):
+    """Someone who is not an admin is told what this page is; anything else (a stale
+    sign-in, with its way to renew it; an outage) is the portal's page for its kind."""
+    if error.kind is ErrorKind.DENIED and error.detail != "reauth":
         return message_page(
             request,
             "This page is for portal administrators",
@@ -43,15 +33,7 @@ def refusal_page(request: Request, error: VerbError) -> Response:
             action_label="Go to the dashboard",
             tone="error",
         )
-    return message_page(
-        request,
-        "That did not work",
-        error.message,
-        status_code=error.status,
-        action_url=PATH,
-        action_label="Back to the list",
-        tone="error",
-    )
+    raise error
 
 
 async def sessions_page(request: Request) -> Response:

@@ -95,12 +95,12 @@ async def test_read_only_share_for_bob(harness: Harness, tree: Path) -> None:
     # He cannot raise his permissions or re-share: his own agent gets EPERM.
     with pytest.raises(VerbFailed) as refused:
         await harness.gate.call(bob, "files.chmod", path=str(results / "r.txt"), mode=0o666)
-    assert refused.value.kind == "EPERM"
+    assert refused.value.detail == "EPERM"
     with pytest.raises(VerbFailed) as refused:
         await harness.gate.call(
             bob, "files.share", path=str(results), grantee_kind="user", grantee="carol"
         )
-    assert refused.value.kind == "EPERM"
+    assert refused.value.detail == "EPERM"
     with pytest.raises(VerbFailed):
         await harness.gate.call(bob, "files.publish", path=str(results / "r.txt"))
     # Lists on both sides.
@@ -231,7 +231,7 @@ async def test_permissions_in_words_and_recursive_chmod(harness: Harness, tree: 
     assert (tree / "private").stat().st_mode & 0o777 == 0o700
     with pytest.raises(VerbFailed) as refused:
         await harness.gate.call(bob, "files.chmod", path=str(tree / "data"), mode=0o777)
-    assert refused.value.kind in ("EPERM", "EACCES")
+    assert refused.value.detail in ("EPERM", "EACCES")
     assert (tree / "data").stat().st_mode & 0o777 == 0o755
 
 
@@ -276,7 +276,7 @@ async def test_symlink_race_never_changes_anything_outside(harness: Harness, tre
                         if verb == "files.share":
                             await harness.gate.call(alice, "files.unshare", share_id=made.id)
                     except VerbFailed as error:
-                        outcomes[error.kind] = outcomes.get(error.kind, 0) + 1
+                        outcomes[error.detail] = outcomes.get(error.detail, 0) + 1
     finally:
         after = {str(path): (path.stat().st_mode, facl(path)) for path in watched}
         bobs.unlink()
@@ -294,10 +294,10 @@ async def test_share_refuses_a_symlink_and_names_no_system_account(
         await harness.gate.call(
             alice, "files.share", path=str(tree / "link"), grantee_kind="user", grantee="bob"
         )
-    assert refused.value.kind == "ELOOP" and "shortcut" in refused.value.message
+    assert refused.value.detail == "ELOOP" and "shortcut" in refused.value.message
     with pytest.raises(VerbFailed) as refused:
         await harness.gate.call(
             alice, "files.share", path=str(tree / "data"), grantee_kind="user", grantee="root"
         )
-    assert refused.value.kind == "ENOENT"
+    assert refused.value.detail == "ENOENT"
     assert "bob" not in facl(tree / "private")

@@ -132,7 +132,7 @@ async def test_copy_and_move_under_a_symlink_race(
                     )
                     outcomes[verb] = outcomes.get(verb, 0) + 1
                 except VerbFailed as error:
-                    outcomes[error.kind] = outcomes.get(error.kind, 0) + 1
+                    outcomes[error.detail] = outcomes.get(error.detail, 0) + 1
                 if verb == "files.move" and os.path.lexists(destination):
                     if destination.is_symlink():  # her link moved, never its target
                         moved_links.append(os.readlink(destination))

@@ -57,7 +57,7 @@ async def test_new_folder_and_file_and_their_name_clashes(harness: Harness, plac
     assert (place / "data").stat().st_uid == 2001  # made by her agent, as her
     with pytest.raises(VerbFailed) as clash:
         await call(harness, "alice", "files.mkdir", path=f"{place}/data")
-    assert clash.value.kind == "EEXIST" and "already exists" in clash.value.message
+    assert clash.value.detail == "EEXIST" and "already exists" in clash.value.message
     other = await call(
         harness, "alice", "files.mkdir", path=f"{place}/data", on_conflict="keep-both"
     )
@@ -77,7 +77,7 @@ async def test_rename_move_and_copy_with_every_clash_choice(harness: Harness, pl
         await call(
             harness, "alice", "files.move", path=f"{place}/a.txt", destination=f"{place}/b.txt"
         )
-    assert clash.value.kind == "EEXIST"
+    assert clash.value.detail == "EEXIST"
     assert (place / "b.txt").read_text() == "B"  # nothing replaced without asking
     kept = await call(
         harness,
@@ -123,7 +123,7 @@ async def test_the_trash_keeps_restores_and_empties(harness: Harness, place: Pat
     as_person(place / "old.txt", "alice", text="new")
     with pytest.raises(VerbFailed) as clash:
         await call(harness, "alice", "files.restore", path=item.path)
-    assert clash.value.kind == "EEXIST"
+    assert clash.value.detail == "EEXIST"
     back = await call(harness, "alice", "files.restore", path=item.path, on_conflict="keep-both")
     assert back.name == "old (2).txt" and (place / "old.txt").read_text() == "new"
     # Nothing but her trash's own items can be purged or restored through it.
@@ -161,7 +161,7 @@ async def test_saving_refuses_to_overwrite_someone_elses_change(
             content="mine\n",
             expected_sha256=saved.sha256,
         )
-    assert conflict.value.kind == "conflict" and script.read_text() == "3\n"
+    assert conflict.value.detail == "conflict" and script.read_text() == "3\n"
 
 
 async def test_usage_of_a_folder(harness: Harness, place: Path) -> None:
@@ -179,7 +179,7 @@ async def test_a_project_folder_for_members_not_strangers(harness: Harness) -> N
         assert page.names == [name]  # a member sees it
         with pytest.raises(VerbFailed) as refused:
             await call(harness, "carol", "files.page", path=str(CHEM))
-        assert refused.value.kind == "EACCES"
+        assert refused.value.detail == "EACCES"
         with pytest.raises(VerbFailed):
             await call(harness, "carol", "files.create", path=f"{CHEM}/carol-was-here")
         with pytest.raises(VerbFailed):

@@ -79,7 +79,7 @@ async def test_a_change_between_waits_is_not_missed(harness: Harness, folder: Pa
 async def test_bob_may_not_watch_alices_private_folder(harness: Harness, folder: Path) -> None:
     with pytest.raises(VerbFailed) as refused:
         await harness.gate.call(harness.person("bob"), "files.watch", path=str(folder), seconds=1)
-    assert refused.value.kind == "EACCES"
+    assert refused.value.detail == "EACCES"
     assert "permission" in refused.value.message
 
 
@@ -92,7 +92,7 @@ async def test_waits_per_person_are_capped(harness: Harness, folder: Path) -> No
     await watching(folder, 4)  # all four reached her agent
     with pytest.raises(VerbFailed) as refused:
         await harness.gate.call(alice, "files.watch", path=str(folder), seconds=1)
-    assert refused.value.kind == "busy"
+    assert refused.value.detail == "busy"
     assert "4 folders" in refused.value.message
     results = await asyncio.gather(*waits)
     assert not any(result.changed for result in results)

@@ -191,7 +191,7 @@ async def test_a_user_may_not_cancel_someone_elses_job(harness: Harness) -> None
 async def test_admin_verbs_need_a_recent_sign_in(harness: Harness) -> None:
     with pytest.raises(VerbDenied) as refused:
         await harness.gate.call(harness.person("erin"), "policy.grant", subject="bob", role="staff")
-    assert refused.value.kind == "reauth"
+    assert refused.value.detail == "reauth"
     assert ("erin", "policy:roles", "reauth-needed") in await harness.audit("policy.grant")
 
 
@@ -214,7 +214,7 @@ async def test_paths_are_canonical_before_policy_and_kernel(
     try:
         with pytest.raises(VerbFailed) as refused:
             await harness.gate.call(harness.person("bob"), "files.read", path=spelling)
-        assert refused.value.kind == "EACCES"
+        assert refused.value.detail == "EACCES"
         audited = await harness.audit("files.read")
         assert ("bob", "file:/home/alice/secret-g.txt", "failed") in audited
     finally:

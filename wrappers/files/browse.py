@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app.verbs import VerbError, VerbFailed
+from app.verbs import ErrorKind, VerbError
+from app.web.errors import status_of
 from wrappers.files.common import (
     crumbs,
     done_words,
@@ -97,11 +98,11 @@ async def browse(request: Request) -> Response:
             limit=limit,
         )
     except VerbError as error:
-        if error.kind == "ENOTDIR":  # a file: show it instead
+        if error.detail == "ENOTDIR":  # a file: show it instead
             return RedirectResponse(url("/files/view", path=path), status_code=303)
-        if fragment:
+        if fragment:  # more rows, or a redraw: the problem in the rows' place
             return page(request, "files/_error_row.html", {"message": error.message})
-        return problem(request, "This folder cannot be opened", error.message, "/files", 404)
+        raise  # the portal's page for its kind (app/web/errors.py)
     path = listing.path
     context = listing_context(listing, options)
     if cursor:
@@ -178,12 +179,13 @@ async def new(request: Request) -> Response:
         made = await verb_gate(request).call(
             viewer(request), verb, path=join(folder, name), on_conflict=choice
         )
-    except VerbFailed as error:
-        if error.kind == "EEXIST" and choice == "fail":
-            return _conflict(request, error, "/files/new", form, back)
-        return problem(request, f"The new {kind} was not created", error.message, back, 409)
     except VerbError as error:
-        return problem(request, f"The new {kind} was not created", error.message, back)
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        if error.detail == "EEXIST" and choice == "fail":
+            return _conflict(request, error, "/files/new", form, back)
+        heading = f"The new {kind} was not created"
+        return problem(request, heading, error.message, back, status_of(error.kind))
     return _back(parent(made.path), kind, made.name)
 
 
@@ -193,10 +195,7 @@ async def action_form(request: Request) -> Response:
     what = request.url.path.rsplit("/", 1)[-1]
     if what not in ("rename", "move", "copy") or not path:
         return problem(request, "Nothing to do", "Choose a file or folder first.", "/files", 404)
-    try:
-        entry = await verb_gate(request).call(viewer(request), "files.stat", path=path)
-    except VerbError as error:
-        return problem(request, "This cannot be changed", error.message, "/files", 404)
+    entry = await verb_gate(request).call(viewer(request), "files.stat", path=path)
     return page(
         request,
         "files/action.html",
@@ -240,12 +239,12 @@ async def act(request: Request) -> Response:
         result = await verb_gate(request).call(
             viewer(request), verb, path=path, destination=destination, on_conflict=choice
         )
-    except VerbFailed as error:
-        if error.kind == "EEXIST" and choice == "fail":
-            return _conflict(request, error, f"/files/{what}", form, back)
-        return problem(request, headings[what], error.message, back, 409)
     except VerbError as error:
-        return problem(request, headings[what], error.message, back)
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        if error.detail == "EEXIST" and choice == "fail":
+            return _conflict(request, error, f"/files/{what}", form, back)
+        return problem(request, headings[what], error.message, back, status_of(error.kind))
     done = {"rename": "renamed", "move": "moved", "copy": "copied"}[what]
     # A rename stays in the folder; a move or copy shows where it went.
     return _back(parent(result.path), done, result.name)
@@ -259,7 +258,9 @@ async def delete(request: Request) -> Response:
     try:
         item = await verb_gate(request).call(viewer(request), "files.trash", path=path)
     except VerbError as error:
-        return problem(request, "It was not deleted", error.message, back, error.status)
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        return problem(request, "It was not deleted", error.message, back, status_of(error.kind))
     return _back(parent(path), "trashed", item.name, undo=item.path)
 
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from app.auth.profile import viewer_profile
-from app.verbs import VerbError
+from app.verbs import ErrorKind, VerbError
 from app.web.templating import render
 from managers.words import size_words
 from wrappers.files.verbs.manage import home_of
@@ -35,14 +35,16 @@ class Place:
 
 async def places(request: Request) -> list[Place]:
     """Her home and the folders of her project groups that exist (and that she may
-    look at): the roots the file manager offers."""
+    look at): the roots the file manager offers. An outage is raised."""
     found = [Place("Home", home(request), "home")]
     pattern: str = request.app.state.settings.project_folder
     for project in (await viewer_profile(request)).projects:
         folder = pattern.format(project=project)
         try:
             await verb_gate(request).call(viewer(request), "files.stat", path=folder)
-        except VerbError:
+        except VerbError as error:
+            if error.kind is ErrorKind.UNAVAILABLE:
+                raise
             continue
         found.append(Place(f"Project {project}", folder, "project"))
     return found

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket
 from app.logs import get_logger
 from app.realtime.ws import Send
 from app.security.sessions import Identity, session_of
-from app.verbs import VerbDenied, VerbError, VerbFailed, VerbInvalid
+from app.verbs import ErrorKind, VerbError
 from managers.words import size_words
 from wrappers.files.browse import ORDERS, PAGE, listing_context, page_arguments
 from wrappers.files.common import date_words, url
@@ -76,14 +76,10 @@ async def _follow(
             watched = await verbs.call(
                 identity, "files.watch", path=folder, seconds=WAIT_SECONDS, since=version
             )
-        except (VerbDenied, VerbInvalid):
-            return  # not hers to list: the page already said so
-        except VerbFailed as error:
-            if error.kind != "busy":
-                return  # gone, or no longer a folder she may read
-            await asyncio.sleep(RETRY_SECONDS)
-            continue
-        except VerbError:  # her agent is unavailable for now
+        except VerbError as error:
+            if error.kind is not ErrorKind.UNAVAILABLE:
+                return  # not hers to list, gone, or no longer a folder she may read
+            # Her agent is not answering, or holds as many waits as it takes ("busy").
             await asyncio.sleep(RETRY_SECONDS)
             continue
         version = watched.version

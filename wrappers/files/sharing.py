@@ -20,8 +20,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.auth.profile import viewer_profile
-from app.verbs import VerbError
-from app.web.templating import message_page, render
+from app.verbs import ErrorKind, VerbError, VerbInvalid
+from app.web.errors import status_of
+from app.web.templating import render
 from wrappers.files.common import home
 from wrappers.request import verb_gate, viewer
 
@@ -79,32 +80,20 @@ def _path(request: Request) -> str:
     return request.query_params.get("path", "")[:4096]
 
 
-def _problem(request: Request, error: VerbError, path: str = "") -> Response:
-    return message_page(
-        request,
-        "That did not work",
-        error.message,
-        status_code=404 if error.kind == "ENOENT" else error.status,
-        action_url="/files?" + urlencode({"path": posixpath.dirname(path)}) if path else "/files",
-        action_label="Back to your files",
-        tone="error",
-    )
-
-
 async def _shares_of(request: Request, path: str) -> list[Any]:
     try:
         listed = await verb_gate(request).call(viewer(request), "files.shares")
-    except VerbError:
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
         return []
     return [item for item in listed.shared_by_me if item.path == path]
 
 
 async def permissions_page(request: Request) -> Response:
     path = _path(request) or home(request)
-    try:
-        info = await verb_gate(request).call(viewer(request), "files.permissions", path=path)
-    except VerbError as error:
-        return _problem(request, error, path)
+    # A refusal or an outage is answered by the portal's page for its kind.
+    info = await verb_gate(request).call(viewer(request), "files.permissions", path=path)
     folder = info.kind == "folder"
     people = [
         (f"You ({info.owner})" if info.is_owner else info.owner, info.user_obj, "owner"),
@@ -177,12 +166,9 @@ async def change_permissions(request: Request) -> Response:
                 "fields": {key: str(value) for key, value in form.items() if key != "csrf_token"},
             },
         )
-    try:
-        done = await verb_gate(request).call(
-            viewer(request), "files.chmod", path=path, mode=mode, recursive=recursive
-        )
-    except VerbError as error:
-        return _problem(request, error, path)
+    done = await verb_gate(request).call(
+        viewer(request), "files.chmod", path=path, mode=mode, recursive=recursive
+    )
     note = f"Changed {done.changed} item{'s' if done.changed != 1 else ''}."
     if done.skipped:
         note += (
@@ -196,10 +182,7 @@ async def change_permissions(request: Request) -> Response:
 
 async def share_page(request: Request, problem: str = "", status: int = 200) -> Response:
     path = _path(request) or str((await request.form()).get("path", ""))[:4096]
-    try:
-        info = await verb_gate(request).call(viewer(request), "files.permissions", path=path)
-    except VerbError as error:
-        return _problem(request, error, path)
+    info = await verb_gate(request).call(viewer(request), "files.permissions", path=path)
     profile = await viewer_profile(request)
     return render(
         request,
@@ -237,13 +220,15 @@ async def share(request: Request) -> Response:
             access="write" if form.get("access") == "write" else "read",
         )
     except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise  # not about what she chose: the page that offers to try again
         words = error.message
-        fields: dict[str, str] = getattr(error, "fields", {})
+        fields = error.fields if isinstance(error, VerbInvalid) else {}
         if fields:
             words = "; ".join(fields.values())
             if "grantee" in fields and kind == "user":
                 words = "That is not a cluster account name (for example: bob)."
-        return await share_page(request, words, error.status)
+        return await share_page(request, words, status_of(error.kind))
     whom = f"the group {made.grantee}" if made.grantee_kind == "group" else made.grantee
     note = f"Shared with {whom} ({'read and change' if made.access == 'write' else 'read only'})."
     if made.skipped:
@@ -258,12 +243,9 @@ async def unshare(request: Request) -> Response:
     back = str(form.get("back", "/files/shared"))
     if not back.startswith("/files/") or back.startswith("//"):
         back = "/files/shared"
-    try:
-        result = await verb_gate(request).call(
-            viewer(request), "files.unshare", share_id=request.path_params["id"]
-        )
-    except VerbError as error:
-        return _problem(request, error)
+    result = await verb_gate(request).call(
+        viewer(request), "files.unshare", share_id=request.path_params["id"]
+    )
     note = "Stopped sharing."
     if result.problems:
         note += " Some items could not be reached and were left as they are: " + ", ".join(
@@ -274,10 +256,7 @@ async def unshare(request: Request) -> Response:
 
 
 async def shared_page(request: Request) -> Response:
-    try:
-        listed = await verb_gate(request).call(viewer(request), "files.shares")
-    except VerbError as error:
-        return _problem(request, error)
+    listed = await verb_gate(request).call(viewer(request), "files.shares")
     return render(
         request,
         "files/shared.html",
@@ -291,10 +270,7 @@ async def shared_page(request: Request) -> Response:
 
 async def publish_page(request: Request, problem: str = "", status: int = 200) -> Response:
     path = _path(request) or str((await request.form()).get("path", ""))[:4096]
-    try:
-        info = await verb_gate(request).call(viewer(request), "files.permissions", path=path)
-    except VerbError as error:
-        return _problem(request, error, path)
+    info = await verb_gate(request).call(viewer(request), "files.permissions", path=path)
     return render(
         request,
         "files/publish.html",
@@ -322,9 +298,11 @@ async def publish(request: Request) -> Response:
             password=str(form.get("password", "")),
         )
     except VerbError as error:
-        fields = getattr(error, "fields", {})
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise  # not about what she chose: the page that offers to try again
+        fields = error.fields if isinstance(error, VerbInvalid) else {}
         words = "; ".join(fields.values()) if fields else error.message
-        return await publish_page(request, words, error.status)
+        return await publish_page(request, words, status_of(error.kind))
     address = f"{request.app.state.settings.public_url}/p/{made.secret}"
     return render(
         request,
@@ -339,12 +317,9 @@ async def publish(request: Request) -> Response:
 
 
 async def unpublish(request: Request) -> Response:
-    try:
-        await verb_gate(request).call(
-            viewer(request), "files.unpublish", link_id=request.path_params["id"]
-        )
-    except VerbError as error:
-        return _problem(request, error)
+    await verb_gate(request).call(
+        viewer(request), "files.unpublish", link_id=request.path_params["id"]
+    )
     return RedirectResponse(
         "/files/shared?" + urlencode({"done": "The link no longer works."}), status_code=303
     )

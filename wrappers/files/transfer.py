@@ -20,6 +20,10 @@ it (the part file is then read once more at the end). A file whose digest does n
 match is refused (422): the part file stays where it is, hidden, and the final name
 is not touched.
 
+A refused or failed verb is answered by the portal's one mapping (app/web/errors.py):
+a request with ``Tus-Resumable`` gets plain text, the tus headers and its kind's
+status (a full disk is 413, which clients do not retry).
+
 The upload's address carries what the portal needs to find the part file again
 (folder, name, token, size, conflict rule, whole-file check): no table to lose.
 Someone else's address gets nowhere: every use goes through the verb gate and that
@@ -68,23 +72,6 @@ def _settings(request: Request) -> FileSettings:
     return file_settings(request.app.state.settings)
 
 
-def _trouble(request: Request, error: VerbError) -> Response:
-    status = error.status
-    if error.kind == "ENOENT":
-        status = 404
-    elif error.kind in ("EACCES", "EPERM"):
-        status = 403
-    return message_page(
-        request,
-        "That did not work",
-        error.message,
-        status_code=status,
-        action_url="/files",
-        action_label="Back to your files",
-        tone="error",
-    )
-
-
 # --- downloads ------------------------------------------------------------------------
 
 
@@ -94,9 +81,9 @@ async def download(request: Request) -> Response:
     try:
         opened = await verb_gate(request).call(viewer(request), "files.read", path=path)
     except VerbError as error:
-        if error.kind == "EISDIR":
+        if error.detail == "EISDIR":
             return RedirectResponse("/files/zip?" + urlencode({"path": path}), status_code=303)
-        return _trouble(request, error)
+        raise
     name = posixpath.basename(posixpath.normpath(path)) or "download"
     return file_response(request, opened.fd, download_headers(name))
 
@@ -119,12 +106,7 @@ async def zip_download(request: Request) -> Response:
             tone="error",
         )
     folder = folders.pop()
-    try:
-        opened = await verb_gate(request).call(
-            viewer(request), "files.zip", path=folder, names=names
-        )
-    except VerbError as error:
-        return _trouble(request, error)
+    opened = await verb_gate(request).call(viewer(request), "files.zip", path=folder, names=names)
     title = names[0] if len(names) == 1 else posixpath.basename(folder) or "files"
     headers = download_headers(f"{title}.zip")
     return stream(opened.fd, 0, None, 200, headers, "application/zip", request, check_zip=True)
@@ -189,18 +171,6 @@ def _plain(text: str, status: int, **headers: str) -> Response:
     return _tus(response)
 
 
-def _verb_refusal(error: VerbError) -> Response:
-    status = {
-        "ENOENT": 404,
-        "EACCES": 403,
-        "EPERM": 403,
-        "EDQUOT": 413,
-        "ENOSPC": 413,
-        "EEXIST": 409,
-    }.get(error.kind, error.status)
-    return _plain(error.message, status)
-
-
 def _metadata(header: str) -> dict[str, str]:
     """tus ``Upload-Metadata``: ``key base64value,key base64value``."""
     values: dict[str, str] = {}
@@ -262,25 +232,19 @@ async def create_upload(request: Request) -> Response:
         )
     upload = Upload(folder, name, secrets.token_hex(16), length, conflict, whole)
     gate, who = verb_gate(request), viewer(request)
-    try:
-        await gate.call(
-            who,
-            "files.upload_start",
-            **upload.where(),
-            length=length,
-            conflict=conflict,
-            abandoned_days=files.abandoned_upload_days,
-        )
-    except VerbError as error:
-        return _verb_refusal(error)
+    await gate.call(
+        who,
+        "files.upload_start",
+        **upload.where(),
+        length=length,
+        conflict=conflict,
+        abandoned_days=files.abandoned_upload_days,
+    )
     location = f"/files/uploads/{upload.encode()}"
     if length == 0:
-        try:
-            entry = await gate.call(
-                who, "files.upload_finish", **upload.where(), length=0, conflict=conflict
-            )
-        except VerbError as error:
-            return _verb_refusal(error)
+        entry = await gate.call(
+            who, "files.upload_finish", **upload.where(), length=0, conflict=conflict
+        )
         return _plain("", 201, location=location, upload_offset="0", onestop_file=entry.path)
     return _plain(
         "", 201, location=location, upload_offset="0", onestop_chunk_size=str(files.chunk_bytes)
@@ -292,12 +256,7 @@ async def upload_state(request: Request) -> Response:
     upload = Upload.decode(request.path_params["upload_id"])
     if upload is None:
         return _plain("There is no such upload.", 404)
-    try:
-        opened = await verb_gate(request).call(
-            viewer(request), "files.upload_open", **upload.where()
-        )
-    except VerbError as error:
-        return _verb_refusal(error)
+    opened = await verb_gate(request).call(viewer(request), "files.upload_open", **upload.where())
     try:
         size = descriptors.info(opened.fd).st_size
     finally:
@@ -315,10 +274,7 @@ async def cancel_upload(request: Request) -> Response:
     upload = Upload.decode(request.path_params["upload_id"])
     if upload is None:
         return _plain("There is no such upload.", 404)
-    try:
-        await verb_gate(request).call(viewer(request), "files.upload_cancel", **upload.where())
-    except VerbError as error:
-        return _verb_refusal(error)
+    await verb_gate(request).call(viewer(request), "files.upload_cancel", **upload.where())
     return _plain("", 204)
 
 
@@ -387,10 +343,7 @@ async def append(request: Request) -> Response:
     gate, who = verb_gate(request), viewer(request)
     lock = _locks.setdefault(upload_id, asyncio.Lock())
     async with lock:
-        try:
-            opened = await gate.call(who, "files.upload_open", **upload.where())
-        except VerbError as error:
-            return _verb_refusal(error)
+        opened = await gate.call(who, "files.upload_open", **upload.where())
         fd: int = opened.fd
         try:
             size = descriptors.info(fd).st_size
@@ -427,13 +380,10 @@ async def append(request: Request) -> Response:
                 return refused
         finally:
             descriptors.close(fd)
-    try:
-        entry = await gate.call(
-            who, "files.upload_finish", **upload.where(), length=upload.length,
-            conflict=upload.conflict,
-        )  # fmt: skip
-    except VerbError as error:
-        return _verb_refusal(error)
+    entry = await gate.call(
+        who, "files.upload_finish", **upload.where(), length=upload.length,
+        conflict=upload.conflict,
+    )  # fmt: skip
     response = _plain("", 204, upload_offset=str(offset), onestop_file=quote(entry.path))
     if whole_expected is not None:
         response.headers["repr-digest"] = f"sha-256=:{base64.b64encode(whole_expected).decode()}:"

@@ -6,16 +6,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app.verbs import VerbError, VerbFailed
+from app.verbs import ErrorKind, VerbError
+from app.web.errors import status_of
 from wrappers.files.common import page, parent, places, problem, url
 from wrappers.request import verb_gate, viewer
 
 
 async def trash_page(request: Request) -> Response:
-    try:
-        listing = await verb_gate(request).call(viewer(request), "files.trash_list")
-    except VerbError as error:
-        return problem(request, "The trash cannot be opened", error.message, "/files", 503)
+    listing = await verb_gate(request).call(viewer(request), "files.trash_list")
     return page(
         request,
         "files/trash.html",
@@ -43,8 +41,10 @@ async def restore(request: Request) -> Response:
         entry = await verb_gate(request).call(
             viewer(request), "files.restore", path=path, on_conflict=choice
         )
-    except VerbFailed as error:
-        if error.kind == "EEXIST" and choice == "fail":
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        if error.detail == "EEXIST" and choice == "fail":
             return page(
                 request,
                 "files/conflict.html",
@@ -57,9 +57,8 @@ async def restore(request: Request) -> Response:
                 },
                 409,
             )
-        return problem(request, "It was not put back", error.message, "/files/trash", 409)
-    except VerbError as error:
-        return problem(request, "It was not put back", error.message, "/files/trash")
+        status = status_of(error.kind)
+        return problem(request, "It was not put back", error.message, "/files/trash", status)
     return RedirectResponse(
         url("/files", path=parent(entry.path), done="restored", name=entry.name), 303
     )
@@ -71,7 +70,10 @@ async def purge(request: Request) -> Response:
     try:
         await verb_gate(request).call(viewer(request), "files.purge", path=path)
     except VerbError as error:
-        return problem(request, "It was not deleted", error.message, "/files/trash")
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        status = status_of(error.kind)
+        return problem(request, "It was not deleted", error.message, "/files/trash", status)
     name = str(form.get("name", ""))[:300]
     return RedirectResponse(url("/files/trash", done="purged", name=name), 303)
 
@@ -80,7 +82,10 @@ async def empty(request: Request) -> Response:
     try:
         await verb_gate(request).call(viewer(request), "files.trash_empty")
     except VerbError as error:
-        return problem(request, "The trash was not emptied", error.message, "/files/trash")
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        status = status_of(error.kind)
+        return problem(request, "The trash was not emptied", error.message, "/files/trash", status)
     return RedirectResponse(url("/files/trash", done="emptied"), 303)
 
 

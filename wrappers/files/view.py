@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.verbs import VerbError, VerbFailed
+from app.verbs import ErrorKind, VerbError, VerbFailed, VerbInvalid
+from app.web.errors import status_of
 from wrappers.files.common import (
     crumbs,
     done_words,
@@ -94,25 +95,13 @@ async def _open_head(request: Request, path: str, limit: int) -> tuple[bytes, in
 
 async def view(request: Request) -> Response:
     path = query_path(request)
-    try:
-        entry = await verb_gate(request).call(viewer(request), "files.stat", path=path)
-    except VerbError as error:
-        return problem(request, "This file cannot be opened", error.message, "/files", 404)
+    entry = await verb_gate(request).call(viewer(request), "files.stat", path=path)
     if entry.kind == "folder":
         return RedirectResponse(url("/files", path=entry.path), status_code=303)
     kind = kind_of(entry.path)
     context: dict[str, Any] = {"entry": entry, "kind": kind, "folder": parent(entry.path)}
     if kind in ("text", "csv"):
-        try:
-            data, size = await _open_head(request, entry.path, HEAD_BYTES)
-        except VerbError as error:
-            return problem(
-                request,
-                "This file cannot be opened",
-                error.message,
-                url("/files", path=parent(entry.path)),
-                403,
-            )
+        data, size = await _open_head(request, entry.path, HEAD_BYTES)
         if b"\x00" in data:
             kind = "binary"
         else:
@@ -138,8 +127,10 @@ async def raw(request: Request) -> Response:
         return HTMLResponse("Only images and PDFs are previewed here.", status_code=404)
     try:
         opened = await verb_gate(request).call(viewer(request), "files.read", path=path)
-    except VerbError as error:  # not there and not hers look alike
-        return HTMLResponse(error.message, status_code=404)
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        return HTMLResponse(error.message, status_code=404)  # not there, not hers: alike
     size = opened.size()
     name = posixpath.basename(path).encode("ascii", "replace").decode().replace('"', "_")
     headers = {
@@ -179,32 +170,28 @@ def _editor(
 
 
 async def _current(request: Request, path: str) -> tuple[Any, str, str]:
-    """The file's entry, its text and that text's SHA-256; VerbFailed if not text."""
+    """The file's entry, its text and that text's SHA-256. Not text is a VerbInvalid
+    (the editor is for text), more than it edits a VerbFailed of kind too large."""
     entry = await verb_gate(request).call(viewer(request), "files.stat", path=path)
     if entry.kind == "folder":
-        raise VerbFailed("This is a folder, not a file.", "EISDIR")
+        raise VerbInvalid("This is a folder, not a file.", "EISDIR")
     if entry.size > EDIT_BYTES:
         raise VerbFailed("This file is too large to edit in the browser (over 1 MB).", "EFBIG")
     data, _ = await _open_head(request, entry.path, EDIT_BYTES + 1)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise VerbFailed(
+        raise VerbInvalid(
             "This file is not plain text, so it cannot be edited here.", "binary"
         ) from error
     if "\x00" in text:
-        raise VerbFailed("This file is not plain text, so it cannot be edited here.", "binary")
+        raise VerbInvalid("This file is not plain text, so it cannot be edited here.", "binary")
     return entry, text, hashlib.sha256(data).hexdigest()
 
 
 async def edit(request: Request) -> Response:
     path = query_path(request)
-    try:
-        entry, text, sha = await _current(request, path)
-    except VerbError as error:
-        return problem(
-            request, "This file cannot be edited", error.message, url("/files/view", path=path), 400
-        )
+    entry, text, sha = await _current(request, path)
     return _editor(request, entry, text, sha, "\r\n" in text)
 
 
@@ -221,22 +208,24 @@ async def save(request: Request) -> Response:
         saved = await verb_gate(request).call(
             viewer(request), "files.save", path=path, content=content, expected_sha256=sha
         )
-    except VerbFailed as error:
-        if error.kind != "conflict":
-            return problem(
-                request, "Nothing was saved", error.message, url("/files/edit", path=path), 409
-            )
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        if error.detail != "conflict":
+            back = url("/files/edit", path=path)
+            return problem(request, "Nothing was saved", error.message, back, status_of(error.kind))
         # Her text stays in the editor; saving again now replaces the version that is
         # there now (its checksum), and still nothing newer than that.
         try:
             entry, _, current = await _current(request, path)
         except VerbError as gone:
-            return problem(
-                request, "Nothing was saved", gone.message, url("/files", path=parent(path)), 409
-            )
-        return _editor(request, entry, content, current, crlf, conflict=error.message, status=409)
-    except VerbError as error:
-        return problem(request, "Nothing was saved", error.message, url("/files/edit", path=path))
+            if gone.kind is ErrorKind.UNAVAILABLE:
+                raise
+            back = url("/files", path=parent(path))
+            return problem(request, "Nothing was saved", gone.message, back, status_of(gone.kind))
+        status = status_of(error.kind)
+        conflict = error.message
+        return _editor(request, entry, content, current, crlf, conflict=conflict, status=status)
     return RedirectResponse(url("/files/edit", path=saved.path, done="saved", name=saved.name), 303)
 
 

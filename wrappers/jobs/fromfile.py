@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.verbs import VerbError
+from app.verbs import ErrorKind, VerbError
 from app.web.templating import render
 from wrappers.jobs import prefill
 from wrappers.jobs.pages import FORM_DEFAULTS, _form_page
@@ -24,11 +24,13 @@ MAX_LISTED = 50
 
 async def _scripts_at_home(request: Request) -> list[str]:
     """Her home folder's script files by name, to pick from (there is no file browser
-    yet); an unreadable home folder just lists nothing."""
+    yet); an unreadable home folder just lists nothing, an outage is raised."""
     home = f"/home/{viewer(request).unix_name}"
     try:
         listing = await verb_gate(request).call(viewer(request), "files.list", path=home)
-    except VerbError:
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
         return []
     names = [
         entry.path

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from app.verbs import VerbError, VerbInvalid
+from app.verbs import ErrorKind, VerbError, VerbInvalid
+from app.web.errors import status_of
 from app.web.templating import render
 from app.web.words import job_words
 from managers.scheduler import JobState
@@ -98,7 +99,9 @@ async def history_page(request: Request) -> Response:
             fields = {key: value.capitalize() + "." for key, value in error_.fields.items()}
             error, status = "Please check the highlighted fields.", 400
         except VerbError as error_:
-            error, status = error_.message, error_.status
+            if error_.kind is ErrorKind.UNAVAILABLE:
+                raise  # accounting is not answering: the page that offers to try again
+            error, status = error_.message, status_of(error_.kind)
     rows = [(usage, efficiency(usage)) for usage in result.jobs] if result else []
     return render(
         request,
@@ -137,7 +140,9 @@ async def job_usage(request: Request) -> Response:
         found = await gate.call(
             identity, "jobs.history", user=job.user, since=since, until=today, name=job.name[:64]
         )
-    except VerbError:
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise  # an outage is not "nothing to show"
         return HTMLResponse("")
     for usage in found.jobs:
         if usage.job.job_id == job_id:

@@ -11,7 +11,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from app.auth.next_url import safe_next
-from app.verbs import VerbError, VerbInvalid
+from app.verbs import ErrorKind, VerbError, VerbInvalid
+from app.web.errors import RETRY_LABEL, status_of, words_of
 from app.web.templating import message_page, render
 from managers.scheduler.models import ACTIVE_JOB_STATES
 from wrappers.jobs import prefill
@@ -122,22 +123,31 @@ async def submit(request: Request) -> Response:
         return await _form_page(request, form, fields, "Please check the highlighted fields.", 400)
     try:
         submitted = await verb_gate(request).call(viewer(request), "jobs.submit", **arguments)
-    except VerbInvalid as error:
-        return await _form_page(request, form, error.fields, error.message, 400)
     except VerbError as error:
-        return await _form_page(request, form, {}, error.message, error.status)
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise  # not about what she typed: the page that offers to try again
+        # Refused as asked (a field, or Slurm's own reason): said above her form.
+        fields = error.fields if isinstance(error, VerbInvalid) else {}
+        return await _form_page(request, form, fields, error.message, status_of(error.kind))
     return RedirectResponse(f"/jobs/{submitted.job_id}", status_code=303)
+
+
+# A job that is not there, not the viewer's to see, or not a job number look alike.
+NO_SUCH = frozenset({ErrorKind.NOT_FOUND, ErrorKind.DENIED, ErrorKind.INVALID})
 
 
 async def _job(request: Request) -> Any:
     """The job if the viewer may see it (policy decides: its owner, and whoever the
-    site lets see a project's jobs), else None: not found and not allowed look alike."""
+    site lets see a project's jobs), else None: not found and not allowed look alike.
+    An outage (Slurm not answering) is no answer about the job: it goes on to its page."""
     try:
         view = await verb_gate(request).call(
             viewer(request), "jobs.show", job_id=request.path_params["job_id"]
         )
-    except VerbError:
-        return None
+    except VerbError as error:
+        if error.kind in NO_SUCH:
+            return None
+        raise
     return view.job
 
 
@@ -157,7 +167,7 @@ async def job_page(request: Request) -> Response:
     job = await _job(request)
     if job is None:
         return _not_found(request)
-    output, errors = await _tails(request, job)
+    output, errors, unreadable = await _tails(request, job)
     identity = viewer(request)
     # Buttons only for whoever may use them (the owner; a project admin); the call is
     # checked again when pressed.
@@ -172,6 +182,7 @@ async def job_page(request: Request) -> Response:
             "job": job,
             "output": output,
             "errors": errors,
+            "unreadable": unreadable,
             "may_act": may_act,
             "active_states": ACTIVE_JOB_STATES,
         },
@@ -182,26 +193,47 @@ async def job_output(request: Request) -> Response:
     job = await _job(request)
     if job is None:
         return HTMLResponse("", status_code=404)
-    output, errors = await _tails(request, job)
+    output, errors, unreadable = await _tails(request, job)
     templates = request.app.state.templates
+    fragment = templates.get_template("jobs/_output.html").render(
+        job=job, output=output, errors=errors, unreadable=unreadable
+    )
     # 286 tells htmx to stop polling: once the job is over, its output is final.
     return HTMLResponse(
-        templates.get_template("jobs/_output.html").render(output=output, errors=errors),
+        fragment,
         status_code=200 if job.state in ACTIVE_JOB_STATES else STOP_POLLING,
     )
 
 
-async def _tails(request: Request, job: Any) -> tuple[str | None, str]:
-    """The last part of the job's output and error files, read as their owner."""
-    return await _tail(request, job.stdout), await _tail(request, job.stderr) or ""
+class Unreadable:
+    """Why the output could not be read now (her agent or the storage is not
+    answering): said where the output goes, with a way to try again."""
+
+    def __init__(self, error: VerbError, retry: str) -> None:
+        words = words_of(ErrorKind.UNAVAILABLE)
+        self.heading, self.message, self.sentence = words.heading, error.message, words.sentence
+        self.retry, self.retry_label = retry, RETRY_LABEL
+
+
+async def _tails(request: Request, job: Any) -> tuple[str | None, str, Unreadable | None]:
+    """The last part of the job's output and error files, read as their owner, and
+    what stopped them being read, if the cluster side did not answer."""
+    try:
+        return await _tail(request, job.stdout), await _tail(request, job.stderr) or "", None
+    except VerbError as error:  # only an outage comes this far (see _tail)
+        return None, "", Unreadable(error, f"/jobs/{job.job_id}")
 
 
 async def _tail(request: Request, path: str) -> str | None:
+    """None when there is no output (yet), or it is not the viewer's to read; an
+    outage is raised, so that it is never shown as "no output"."""
     if not path:
         return None
     try:
         opened = await verb_gate(request).call(viewer(request), "files.read", path=path)
-    except VerbError:
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
         return None
     text, cut = opened.tail(TAIL_BYTES)
     return f"…\n{text}" if cut else str(text)
@@ -219,18 +251,8 @@ async def act(request: Request) -> Response:
     # Pressed on the jobs list (an array's task), the person stays on the list.
     asked = str((await request.form()).get("back", ""))
     back = safe_next(asked) if asked else f"/jobs/{job_id}"
-    try:
-        await verb_gate(request).call(viewer(request), verb, job_id=job_id)
-    except VerbError as error:
-        return message_page(
-            request,
-            "That did not work",
-            error.message,
-            status_code=error.status,
-            action_url=f"/jobs/{job_id}",
-            action_label="Back to the job",
-            tone="error",
-        )
+    # A refusal or an outage is answered by the portal's page for its kind.
+    await verb_gate(request).call(viewer(request), verb, job_id=job_id)
     return RedirectResponse(back, status_code=303)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.security.sessions import Identity
-from app.verbs import VerbError, VerbFailed, VerbGate
+from app.verbs import ErrorKind, VerbError, VerbGate
 from wrappers.jobs.directives import Converted, convert
 
 MAX_SCRIPT = 1024 * 1024
@@ -45,7 +45,9 @@ async def from_template(
         return Start(dict(defaults), error="That template does not exist.")
     try:
         view = await gate.call(identity, "templates.show", template_id=int(template_id))
-    except VerbError:
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
         return Start(
             dict(defaults), error="That template does not exist, or it is not yours to use."
         )
@@ -64,11 +66,14 @@ async def from_job(
 
     Slurm forgets a job's script a few minutes after the job ends (accounting does
     not store scripts unless the site asks it to), so for older jobs only what the
-    job record knows is filled in, and she is told so.
+    job record knows is filled in, and she is told so. An outage (Slurm or her agent
+    not answering) is raised: it says nothing about the job or its script.
     """
     try:
         job = (await gate.call(identity, "jobs.show", job_id=job_id)).job
-    except VerbError:
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
         return Start(dict(defaults), error="That job does not exist, or it is not yours.")
     values: dict[str, Any] = {"name": job.name, "partition": job.partition}
     if job.time_limit_minutes:
@@ -79,7 +84,9 @@ async def from_job(
         values["workdir"] = job.workdir
     try:
         kept = await gate.call(identity, "jobs.script", job_id=job_id)
-    except VerbError:
+    except VerbError as error:
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
         kept = None
     if kept is None or not kept.available:
         values["script"] = (
@@ -124,26 +131,27 @@ async def from_file(
 ) -> Start:
     """Her script file, read as her (the kernel decides what she may read), with its
     ``#SBATCH`` lines turned into fields; the working folder is the file's folder
-    unless the script names one. Raises FileProblem when the file cannot be used."""
+    unless the script names one. Raises FileProblem when the file cannot be used, and
+    the VerbError when the cluster side is not answering (nothing is wrong with it)."""
     if not typed.strip():
         raise FileProblem("Type the path of a script file, for example ~/job.sh.")
     path = script_path(identity, typed)
     try:
         entry = await gate.call(identity, "files.stat", path=path)
-    except VerbFailed as error:
-        raise FileProblem(_file_words(path, error)) from error
     except VerbError as error:
-        raise FileProblem(error.message) from error
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        raise FileProblem(_file_words(path, error)) from error
     if entry.kind != "file":
         raise FileProblem(f"{path} is a folder. Choose a script file in it.")
     if entry.size > MAX_SCRIPT:
         raise FileProblem(f"{path} is larger than 1 MiB; that is too big for a job script.")
     try:
         opened = await gate.call(identity, "files.read", path=path)
-    except VerbFailed as error:
-        raise FileProblem(_file_words(path, error)) from error
     except VerbError as error:
-        raise FileProblem(error.message) from error
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise
+        raise FileProblem(_file_words(path, error)) from error
     text, cut = opened.tail(MAX_SCRIPT + 1)
     if cut or len(text) > MAX_SCRIPT:
         raise FileProblem(f"{path} is larger than 1 MiB; that is too big for a job script.")
@@ -175,9 +183,9 @@ def _job_name(filename: str) -> str:
     return cleaned[:64]
 
 
-def _file_words(path: str, error: VerbFailed) -> str:
-    if error.kind == "ENOENT":
+def _file_words(path: str, error: VerbError) -> str:
+    if error.kind is ErrorKind.NOT_FOUND:
         return f"There is no file at {path}. Check the spelling."
-    if error.kind in ("EACCES", "EPERM"):
+    if error.kind is ErrorKind.DENIED and error.detail in ("EACCES", "EPERM"):
         return f"You are not allowed to read {path}."
     return error.message

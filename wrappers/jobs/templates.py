@@ -16,7 +16,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.auth.profile import viewer_profile
-from app.verbs import VerbError, VerbInvalid
+from app.verbs import ErrorKind, VerbError, VerbInvalid
+from app.web.errors import status_of
 from app.web.templating import message_page, render
 from wrappers.jobs import prefill
 from wrappers.jobs.pages import FORM_DEFAULTS, NUMBERS
@@ -49,10 +50,7 @@ def scope_words(scope: str, project: str) -> str:
 
 async def template_list(request: Request) -> Response:
     identity = viewer(request)
-    try:
-        listed = await verb_gate(request).call(identity, "templates.list")
-    except VerbError as error:
-        return _problem(request, error.message, error.status)
+    listed = await verb_gate(request).call(identity, "templates.list")
     groups: dict[str, list[Any]] = {"personal": [], "site": []}
     projects: dict[str, list[Any]] = {}
     for view in listed.templates:
@@ -122,8 +120,8 @@ async def new_template(request: Request) -> Response:
     if "copy" in query:
         try:
             original = await gate.call(identity, "templates.show", template_id=query["copy"])
-        except VerbError:
-            return _not_found(request)
+        except VerbError as error:
+            return _not_found(request, error)
         form.update({key: original.fields.get(key, FORM_DEFAULTS[key]) for key in JOB_KEYS})
         form.update(
             title=f"Copy of {original.title}"[:100],
@@ -162,8 +160,8 @@ async def edit(request: Request) -> Response:
         view = await verb_gate(request).call(
             viewer(request), "templates.show", template_id=template_id
         )
-    except VerbError:
-        return _not_found(request)
+    except VerbError as error:
+        return _not_found(request, error)
     if not view.can_write:
         return _problem(
             request, "You may use this template but not change it. Copy it to make your own.", 403
@@ -209,20 +207,28 @@ async def save(request: Request) -> Response:
         message = error.message if error.fields else f"Please check the form: {error.message}"
         return await _form(request, form, fields, message, 400, place=place)
     except VerbError as error:
-        return await _form(request, form, {}, error.message, error.status, place=place)
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise  # not about what she typed: the page that offers to try again
+        status = status_of(error.kind)
+        return await _form(request, form, {}, error.message, status, place=place)
     return RedirectResponse(f"/jobs/templates?saved={view.id}", 303)
 
 
 async def delete(request: Request) -> Response:
     template_id = request.path_params["template_id"]
-    try:
-        await verb_gate(request).call(viewer(request), "templates.delete", template_id=template_id)
-    except VerbError as error:
-        return _problem(request, error.message, error.status)
+    # A refusal or an outage is answered by the portal's page for its kind.
+    await verb_gate(request).call(viewer(request), "templates.delete", template_id=template_id)
     return RedirectResponse("/jobs/templates?deleted=1", 303)
 
 
-def _not_found(request: Request) -> Response:
+# A template that is not there, not hers to use, or not a template number look alike.
+NO_SUCH = frozenset({ErrorKind.NOT_FOUND, ErrorKind.DENIED, ErrorKind.INVALID})
+
+
+def _not_found(request: Request, error: VerbError) -> Response:
+    """Not there and not hers look alike; anything else (an outage) goes on."""
+    if error.kind not in NO_SUCH:
+        raise error
     return _problem(request, "This template does not exist, or it is not yours to use.", 404)
 
 

@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 from app.auth.next_url import safe_next
 from app.security.csrf import csrf_token
-from app.verbs import VerbError, VerbInvalid
+from app.verbs import ErrorKind, VerbError, VerbInvalid
+from app.web.errors import status_of
 from app.web.templating import message_page, render
 from wrappers.files.verbs.manage import home_of
 from wrappers.notebooks.settings import notebook_settings
@@ -140,23 +141,33 @@ async def start(request: Request) -> Response:
         return await _page(request, template, form, fields, message, 400, **extra)
     try:
         started = await verb_gate(request).call(viewer(request), "notebooks.start", **arguments)
-    except VerbInvalid as error:
-        named = {FIELD_NAMES.get(key, key): text for key, text in error.fields.items()}
-        return await _page(request, template, form, named, error.message, 400, **extra)
     except VerbError as error:
-        return await _page(request, template, form, {}, error.message, error.status, **extra)
+        if error.kind is ErrorKind.UNAVAILABLE:
+            raise  # not about what she typed: the page that offers to try again
+        # Refused as asked (a field, or her agent's reason): said above her form.
+        fields = error.fields if isinstance(error, VerbInvalid) else {}
+        named = {FIELD_NAMES.get(key, key): text for key, text in fields.items()}
+        status = status_of(error.kind)
+        return await _page(request, template, form, named, error.message, status, **extra)
     return RedirectResponse(f"/notebooks/sessions/{started.id}", status_code=303)
 
 
 async def _session(request: Request) -> Any:
     """The session if the viewer may see it (its owner), else None: not found and
-    not allowed look alike."""
+    not allowed look alike. An outage is no answer about the session: it goes on to
+    its page (app/web/errors.py)."""
     try:
         return await verb_gate(request).call(
             viewer(request), "notebooks.show", session_id=request.path_params["session_id"]
         )
-    except VerbError:
-        return None
+    except VerbError as error:
+        if error.kind in NO_SUCH:
+            return None
+        raise
+
+
+# A session that is not there, not hers, or not a session id look alike.
+NO_SUCH = frozenset({ErrorKind.NOT_FOUND, ErrorKind.DENIED, ErrorKind.INVALID})
 
 
 def _not_found(request: Request) -> Response:
@@ -190,18 +201,8 @@ async def stop(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     asked = str((await request.form()).get("back", ""))
     back = safe_next(asked) if asked else f"/notebooks/sessions/{session_id}"
-    try:
-        await verb_gate(request).call(viewer(request), "notebooks.stop", session_id=session_id)
-    except VerbError as error:
-        return message_page(
-            request,
-            "That did not work",
-            error.message,
-            status_code=error.status,
-            action_url="/notebooks",
-            action_label="Back to your notebooks",
-            tone="error",
-        )
+    # A refusal or an outage is answered by the portal's page for its kind.
+    await verb_gate(request).call(viewer(request), "notebooks.stop", session_id=session_id)
     return RedirectResponse(back, status_code=303)
 
 

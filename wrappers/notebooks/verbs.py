@@ -266,7 +266,7 @@ async def start_session(args: Any, identity: Identity, services: Any) -> Session
     except Exception as error:
         reason = error.message if isinstance(error, VerbError) else "it did not start"
         await notebooks.store.update(row.id, state="ended", ended_reason=f"not started: {reason}")
-        refused = isinstance(error, VerbError) and error.kind in ("invalid", "ENOENT")
+        refused = isinstance(error, VerbError) and error.detail in ("invalid", "ENOENT")
         if not refused:  # it may have reached sbatch before the answer was lost
             try:
                 await agent_work(services, owner, "notebooks.stop", session_id=row.id)

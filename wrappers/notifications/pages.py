@@ -7,31 +7,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from app.verbs import VerbError
-from app.web.templating import message_page, render
+from app.web.templating import render
 from wrappers.request import verb_gate, viewer
 
 PAGE_SIZE = 100
 
-
-def _trouble(request: Request, error: VerbError) -> Response:
-    return message_page(
-        request,
-        "That did not work",
-        error.message,
-        status_code=404 if error.kind == "ENOENT" else error.status,
-        action_url="/notifications",
-        action_label="Back to your notifications",
-        tone="error",
-    )
+# A refusal or an outage is answered by the portal's page for its kind
+# (app/web/errors.py); only the bell makes do without.
 
 
 async def notifications_page(request: Request) -> Response:
-    try:
-        listing = await verb_gate(request).call(
-            viewer(request), "notifications.list", limit=PAGE_SIZE
-        )
-    except VerbError as error:
-        return _trouble(request, error)
+    listing = await verb_gate(request).call(viewer(request), "notifications.list", limit=PAGE_SIZE)
     return render(
         request,
         "notifications/list.html",
@@ -56,12 +42,9 @@ async def bell(request: Request) -> Response:
 
 async def open_one(request: Request) -> Response:
     """Mark it seen and go where it points (the job's page)."""
-    try:
-        opened = await verb_gate(request).call(
-            viewer(request), "notifications.open", id=request.path_params["id"]
-        )
-    except VerbError as error:
-        return _trouble(request, error)
+    opened = await verb_gate(request).call(
+        viewer(request), "notifications.open", id=request.path_params["id"]
+    )
     url = opened.notification.url
     # Stored by the portal itself, but a redirect only ever stays on this site.
     target = url if url.startswith("/") and not url.startswith("//") else "/notifications"
@@ -69,10 +52,7 @@ async def open_one(request: Request) -> Response:
 
 
 async def mark_all_seen(request: Request) -> Response:
-    try:
-        await verb_gate(request).call(viewer(request), "notifications.mark_seen")
-    except VerbError as error:
-        return _trouble(request, error)
+    await verb_gate(request).call(viewer(request), "notifications.mark_seen")
     return RedirectResponse("/notifications", status_code=303)
 
 

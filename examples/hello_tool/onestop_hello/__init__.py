@@ -17,8 +17,7 @@ from starlette.routing import Route
 from app.security.sessions import Identity
 from app.tools import Card, Tool
 from app.verbs.catalog import Verb
-from app.verbs.errors import VerbError
-from app.web.templating import message_page, render
+from app.web.templating import render
 from wrappers.request import verb_gate, viewer
 
 
@@ -43,11 +42,10 @@ async def greet(args: GreetArgs, identity: Identity, services: Any) -> Greeting:
 async def hello_page(request: Request) -> Response:
     person = viewer(request)
     gate = verb_gate(request)
-    try:
-        greeting = await gate.call(person, "hello.greet", name=request.query_params.get("name", ""))
-        snapshot = (await gate.call(person, "cluster.snapshot")).snapshot
-    except VerbError as error:  # refused or invalid: the gate's message is plain words
-        return message_page(request, "Hello", error.message, status_code=error.status)
+    # Refused, invalid or unavailable: nothing to catch here. The portal answers a verb
+    # error with the status and plain page of its kind (app/web/errors.py).
+    greeting = await gate.call(person, "hello.greet", name=request.query_params.get("name", ""))
+    snapshot = (await gate.call(person, "cluster.snapshot")).snapshot
     return render(
         request,
         "hello/page.html",
