@@ -133,13 +133,14 @@ async def existing_job(args: Any, identity: Identity, services: Any) -> tuple[st
     so policy decides on facts, not on the asker.
 
     The watcher's last reading answers for queued and recent jobs, so an open job page
-    costs Slurm nothing; only older jobs are looked up (in accounting)."""
+    costs Slurm nothing; only older jobs are looked up (in accounting). When Slurm does
+    not answer, that is VerbUnavailable: an outage never reads as "nobody's job"."""
     found = _owner_in_queue(services.watcher.latest, args.job_id)
     if found is None:
         try:
             found = await services.scheduler.job_ownership(args.job_id)
-        except SchedulerError:
-            found = None
+        except SchedulerError as error:
+            raise VerbUnavailable(error.message, "scheduler") from error
     if found is None:
         # Capitals cannot start a Unix name here, so no person matches an unknown owner.
         return "*", f"Nobody-Known/{args.job_id}"
