@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from app.security.csrf import csrf_token
 from app.security.sessions import session_of
-from app.verbs import VerbError, VerbUnavailable, descriptors
+from app.verbs import ErrorKind, VerbError, descriptors
 from app.web.templating import render
 from wrappers.files.downloads import download_headers, file_response
 from wrappers.files.models import PublicLink
@@ -59,7 +59,7 @@ def _gone(request: Request, status: int = 404) -> Response:
 def _refused(request: Request, error: VerbError) -> Response:
     """What the stranger sees when the verb did not work: the owner's agent or the
     storage not answering is said as such (try again), anything else is "gone"."""
-    if isinstance(error, VerbUnavailable):
+    if error.kind is ErrorKind.UNAVAILABLE:  # busy or a failing disk too, not only no agent
         return render(
             request,
             "files/public.html",

@@ -33,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 from app.models import utcnow
 from app.security.sessions import Identity, SessionState, session_of
 from app.settings import Settings
-from app.verbs import VerbError
+from app.verbs import ErrorKind, VerbError
 from app.web.templating import message_page
 from wrappers.notebooks.proxy.access import (
     NOT_YOURS,
@@ -107,7 +107,9 @@ class Connector:
         identity = viewer(request)
         try:
             shown = await verb_gate(request).call(identity, "notebooks.show", session_id=session_id)
-        except VerbError:
+        except VerbError as error:
+            if error.kind is ErrorKind.UNAVAILABLE:
+                raise  # not "no such session": the portal's page for it, with Try again
             shown = None
         # An admin may see others' sessions, but connecting runs code as the owner.
         if shown is None or shown.owner != identity.unix_name:
