@@ -55,7 +55,7 @@ from app.verbs.services import Extensions
 from app.web import admin_sessions
 from app.web.dashboard import dashboard
 from app.web.errors import verb_error
-from app.web.templating import build_templates, message_page
+from app.web.templating import build_templates, job_names_of, message_page
 from app.web.vendor import vendor_file
 from managers.agent.client import AgentClient
 from managers.agent.gateway import parse_listen
@@ -134,6 +134,7 @@ def create_app(settings: Settings) -> Starlette:
     extensions = Extensions()
     own_checks = own_checks_of(tools)
     claim = origins_of(tools, settings)
+    public_prefixes = tuple(prefix for tool in tools for prefix in tool.public_prefixes)
     engine = create_engine(settings.database_url)
     db_sessions = session_factory(engine)
     store = SessionStore(db_sessions, settings)
@@ -165,6 +166,7 @@ def create_app(settings: Settings) -> Starlette:
         Mailer(settings.mail),
         settings.public_url,
         get_logger("onestop.notify"),
+        job_names=job_names_of(tools),
     )
     watcher.listeners.append(notifier.listen)
 
@@ -243,7 +245,7 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(SessionMiddleware, store=store, settings=settings, recent_ok=own_checks),
         Middleware(AccessLogMiddleware),
         Middleware(CSRFMiddleware, exempt=own_checks),
-        Middleware(RequireSignIn),
+        Middleware(RequireSignIn, public_prefixes=public_prefixes),
     ]
     app = Starlette(
         routes=routes,
@@ -265,6 +267,7 @@ def create_app(settings: Settings) -> Starlette:
     # The tools' own services (Tool.provides), filled at start; pages reach them with
     # wrappers/request.py ``own``.
     app.state.extensions = extensions
+    app.state.public_prefixes = public_prefixes
     app.state.engine = engine
     app.state.db_sessions = db_sessions
     app.state.sessions = store

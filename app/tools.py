@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
@@ -41,6 +41,7 @@ from app.policy.errors import PolicyInputError
 from app.policy.roles import check_service, is_service
 from app.realtime.render import CatchUp, ProjectAccess, Renderer
 from app.verbs.catalog import Catalog, Verb
+from app.web.words import ClaimJob
 from managers.agent.operations import Operation
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
     from app.settings import Settings
     from app.verbs.gate import VerbGate
     from app.verbs.services import Services
+
+V = TypeVar("V")
 
 ENTRY_POINT_GROUP = "onestop.wrappers"
 # The core's own verbs (app/verbs/__init__.py): no tool may name its verbs so.
@@ -139,6 +142,9 @@ class Tool:
     # The events that bring a freshly connected /ws up to date (its page was rendered
     # a moment ago; something may have changed since).
     catch_up: CatchUp | None = None
+    # Jobs it starts for people (a notebook session's): their words in job lists and
+    # notifications, and the page they belong to (app/web/words.py JobClaim).
+    claim_job: ClaimJob | None = None
     # Which projects' channels a viewer's /ws also follows for this tool's events.
     project_access: ProjectAccess | None = None
     # Background work that lives as long as the portal (a monitor).
@@ -157,6 +163,9 @@ class Tool:
     own_checks: OwnChecks | None = None
     # Whole hosts it serves itself, apart from the portal's origin (see OwnOrigins).
     own_origins: OwnOrigins | None = None
+    # Path prefixes anyone may open without signing in, because the tool checks a
+    # capability of its own there (the files tool's public links, ``/p/``).
+    public_prefixes: Sequence[str] = ()
     # Where its link and card sit among the others (smaller first).
     order: int = 100
 
@@ -295,14 +304,21 @@ def routes_of(tools: Sequence[Tool]) -> list[BaseRoute]:
     return [route for tool in tools for route in tool.routes]
 
 
-def followers_of(tools: Sequence[Tool]) -> dict[str, Follower]:
-    merged: dict[str, Follower] = {}
+def _merged(
+    tools: Sequence[Tool], pick: Callable[[Tool], Mapping[str, V]], what: str
+) -> dict[str, V]:
+    """One mapping from each tool's own, where no two tools may claim a key."""
+    merged: dict[str, V] = {}
     for tool in tools:
-        for key, follower in tool.followers.items():
+        for key, value in pick(tool).items():
             if key in merged:
-                raise ToolError(f"tool {tool.name!r} follows {key!r}, which another tool does")
-            merged[key] = follower
+                raise ToolError(f"tool {tool.name!r} {what} {key!r}, which another tool does")
+            merged[key] = value
     return merged
+
+
+def followers_of(tools: Sequence[Tool]) -> dict[str, Follower]:
+    return _merged(tools, lambda tool: tool.followers, "follows")
 
 
 def template_folders(tools: Sequence[Tool]) -> list[Path]:
@@ -318,9 +334,10 @@ def template_folders(tools: Sequence[Tool]) -> list[Path]:
 def catalog_of(core: Iterable[Verb[Any, Any]], tools: Sequence[Tool]) -> Catalog:
     """The gate's catalog: the core's verbs and every enabled tool's, with each verb a
     tool uses present and each agent-run verb matching its operation's signature."""
-    catalog = Catalog(core)
-    for tool in tools:
-        catalog.add(*tool.verbs)
+    try:
+        catalog = Catalog([*core, *(verb for tool in tools for verb in tool.verbs)])
+    except ValueError as error:
+        raise ToolError(str(error)) from None
     catalog.add_principals(*(name for tool in tools for name in tool.principals))
     for tool in tools:
         missing = [name for name in tool.uses if name not in catalog]
@@ -345,13 +362,7 @@ def operations_of(tools: Sequence[Tool]) -> dict[str, Operation]:
 
 
 def renderers_of(tools: Sequence[Tool]) -> dict[str, Renderer]:
-    merged: dict[str, Renderer] = {}
-    for tool in tools:
-        for kind, renderer in tool.renderers.items():
-            if kind in merged:
-                raise ToolError(f"tool {tool.name!r} renders {kind!r} events, which another does")
-            merged[kind] = renderer
-    return merged
+    return _merged(tools, lambda tool: tool.renderers, "renders events of kind")
 
 
 def own_checks_of(tools: Sequence[Tool]) -> OwnChecks:

@@ -200,8 +200,10 @@ async def local_gate(
     url: str,
     agents: AgentClient,
     publish: Callable[[str | None, dict[str, Any]], Awaitable[None]] | None = None,
+    disabled: tuple[str, ...] = (),
 ) -> LocalGate:
-    """``publish`` receives what the watcher and the notifier would put on the bus."""
+    """``publish`` receives what the watcher and the notifier would put on the bus;
+    ``disabled`` tools are left out, as ``disabled_tools`` does."""
     from alembic import command
 
     from app.audit import Auditor
@@ -245,7 +247,7 @@ async def local_gate(
         settings,
         notifier=notifier,
     )
-    tools = discover(settings.disabled_tools)
+    tools = discover(disabled)
     await ensure_rules(policy, tools)
     gate = await open_gate(services, Auditor(database), tools)
     return LocalGate(gate, services, engine, database)

@@ -21,7 +21,7 @@ from app.logs import get_logger
 from app.policy import PolicyInputError, canonical_object
 from app.policy.roles import check_subject
 from app.security.sessions import Identity
-from app.verbs.catalog import Catalog, Verb
+from app.verbs.catalog import AnyVerb, Catalog, Verb
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
 from app.verbs.services import Services
 from managers.agent.client import AgentUnavailable
@@ -211,7 +211,7 @@ class VerbGate:
         self,
         subject: str,
         identity: Identity,
-        verb: Verb[Any, Any],
+        verb: AnyVerb,
         obj: str,
         outcome: str,
         ms: float,
@@ -240,7 +240,7 @@ class VerbGate:
 PATH_FIELDS = ("path", "destination", "root")
 
 
-def _canonical_paths(verb: Verb[Any, Any], args: BaseModel) -> BaseModel:
+def _canonical_paths(verb: AnyVerb, args: BaseModel) -> BaseModel:
     """File verbs act on exactly the path policy was asked about: the canonical one,
     not the spelling that came in (``/home/bob/../alice`` is ``/home/alice``)."""
     if verb.kind != "file":

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from app.security.sessions import Identity
 from app.tools import catalog_of, discover
 from app.verbs import CORE_VERBS, VerbDenied, VerbFailed, VerbInvalid
-from tests.helpers import submit_as
+from managers.agent.client import AgentClient
+from tests.helpers import local_gate, submit_as
 from tests.verbs.conftest import Harness
 
 # For each verb: arguments that make sense, and the least role that may use it, or
@@ -306,3 +308,26 @@ async def test_a_project_admin_acts_on_their_projects_jobs_only(harness: Harness
     finally:
         subprocess.run(["scancel", job], check=False)
         await policy.revoke("bob", "project-admin", "chem")
+
+
+async def test_a_disabled_tools_verbs_are_unknown_to_the_gate(
+    sqlite_url: str, agents: AgentClient
+) -> None:
+    """The catalog walk without the notebooks tool: every other verb is still there,
+    and each of its verbs is refused as unknown before policy or an agent is asked."""
+    built = await local_gate(sqlite_url, agents, disabled=("notebooks",))
+    try:
+        gone = {name for name in SAMPLES if name.startswith("notebooks.")}
+        assert gone, "the walk must cover the notebooks tool's verbs"
+        assert set(built.gate.catalog) == set(SAMPLES) - gone
+        alice = Identity(0, "alice", "Alice", "", int(time.time()))
+        await built.services.policy.sync_derived_roles("alice", projects=["chem"], is_admin=False)
+        for name in sorted(gone):
+            with pytest.raises(VerbInvalid, match="no operation called") as refused:
+                await built.gate.call(alice, name, **fill(SAMPLES[name][0], "alice", "0", 0))
+            assert refused.value.detail == "unknown-verb"
+        # Its rules are not given to a site that never enabled it.
+        rules = await built.services.policy.rules()
+        assert not [rule for rule in rules if "notebook:" in ",".join(rule)]
+    finally:
+        await built.close()

@@ -74,6 +74,8 @@ tool = Tool(
     ),
     # A folder open in a tab follows its changes (wrappers/files/live.py).
     followers={"watch": live.follow},
+    # /p/<secret>: public links (public_links.py), which check the link themselves.
+    public_prefixes=("/p/",),
     kinds=("file",),
     # People may use the file verbs anywhere: their agent runs as them, so the kernel
     # decides which files (tier 3); Casbin decides which verbs.

@@ -22,6 +22,8 @@ from starlette.routing import BaseRoute
 
 from app.tools import Card, Tool
 from app.verbs import Services
+from app.web.words import JobClaim
+from managers.notebooks import session_of_job
 from managers.notebooks.agent_operations import OPERATIONS
 from wrappers.notebooks import fragments, pages, proxy
 from wrappers.notebooks.models import NotebookPass, NotebookSession
@@ -33,6 +35,21 @@ from wrappers.notebooks.verbs import VERBS
 from wrappers.request import verb_gate, viewer
 
 routes: list[BaseRoute] = [*pages.routes, *proxy.portal_routes]
+
+
+def claim_job(name: str) -> JobClaim | None:
+    """A session's job, in lists and notifications, says what it is; its page leads
+    to the session's page instead of offering Resubmit."""
+    session_id = session_of_job(name)
+    if not session_id:
+        return None
+    return JobClaim(
+        words="Jupyter notebook session",
+        url=f"/notebooks/sessions/{session_id}",
+        sentence="This job runs one of your Jupyter notebook sessions.",
+        link="Open the session's page",
+        after=" to connect to it or stop it.",
+    )
 
 
 async def card_context(request: Request) -> dict[str, Any]:
@@ -89,6 +106,7 @@ tool = Tool(
     operations=OPERATIONS,
     provides=provide,
     own_origins=proxy.claim_origins,
+    claim_job=claim_job,
     order=30,
 )
 
