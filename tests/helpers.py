@@ -247,7 +247,7 @@ async def local_gate(
         settings,
         notifier=notifier,
     )
-    tools = discover(disabled)
+    tools = built_in(discover(disabled))
     await ensure_rules(policy, tools)
     gate = await open_gate(services, Auditor(database), tools)
     return LocalGate(gate, services, engine, database)
@@ -268,3 +268,18 @@ def portal_renderers() -> dict[str, Any]:
     from app.tools import discover, renderers_of
 
     return {**CORE_RENDERERS, **renderers_of(discover())}
+
+
+def built_in(tools: list[Any]) -> list[Any]:
+    """Only the tools this repository ships (wrappers/): a test of the built-in set
+    is not changed by the example tool that tests/tools installs for a while."""
+    return [tool for tool in tools if _shipped(tool)]
+
+
+def _shipped(tool: Any) -> bool:
+    from importlib.metadata import entry_points
+
+    from app.tools import ENTRY_POINT_GROUP
+
+    entry = next(e for e in entry_points(group=ENTRY_POINT_GROUP) if e.name == tool.name)
+    return entry.module.startswith("wrappers.")
