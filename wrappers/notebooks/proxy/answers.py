@@ -41,6 +41,7 @@ def refusal_page(scope: Scope, portal: str, refusal: Refusal) -> HTMLResponse:
     )
     response = HTMLResponse(page, status_code=refusal.status)
     response.headers["content-security-policy"] = _policy(portal)
+    response.headers["cache-control"] = "no-store"
     return response
 
 
