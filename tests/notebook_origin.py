@@ -10,9 +10,14 @@ origin and back, for a code, and to the origin again to exchange it for its cook
 
 from __future__ import annotations
 
+import json
+import secrets
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -21,6 +26,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from tests.helpers import sign_in
+from tests.jupyter_session import Jupyter, register
 
 NOTEBOOK_DOMAIN = "nb.localhost"
 
@@ -115,3 +121,47 @@ def open_ws(
         **extra,
     )
     return opened
+
+
+class _Answering(BaseHTTPRequestHandler):
+    """Stands for a session's Jupyter: 200 and what it was asked, to anything."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        payload = json.dumps({"path": self.path, "host": self.headers["host"]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@contextmanager
+def answering() -> Iterator[int]:
+    """A stand-in server for sessions that need no real Jupyter; its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answering)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def stand_in(database_url: str, port: int, owner: str = "alice") -> Jupyter:
+    """A ready session of ``owner``'s, recorded as the monitor leaves one, whose
+    server is the stand-in at ``port`` (no job: the monitor leaves it alone for two
+    minutes)."""
+    session = Jupyter(
+        secrets.token_hex(8),
+        owner,
+        secrets.token_urlsafe(32),
+        "127.0.0.1",
+        port,
+        Path(f"/home/{owner}"),
+        Path("/dev/null"),
+    )
+    register(database_url, session)
+    return session

@@ -14,12 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -28,8 +24,9 @@ from sqlalchemy import create_engine, text
 from websockets.exceptions import InvalidStatus
 
 from tests.conftest import Portal
-from tests.jupyter_session import Jupyter, register
+from tests.jupyter_session import Jupyter
 from tests.notebook_origin import (
+    answering,
     browser,
     connect_session,
     cookies_for,
@@ -38,48 +35,14 @@ from tests.notebook_origin import (
     nb_origin,
     open_ws,
     signed_in_browser,
+    stand_in,
 )
-
-
-class Answering(BaseHTTPRequestHandler):
-    """Stands for a session's Jupyter: 200 and what it was asked, to anything."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        payload = json.dumps({"path": self.path, "host": self.headers["host"]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Answering)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def stand_in(portal: Portal, port: int, owner: str = "alice") -> Jupyter:
-    """A ready session of ``owner``'s whose server is the stand-in."""
-    session = Jupyter(
-        secrets.token_hex(8),
-        owner,
-        secrets.token_urlsafe(32),
-        "127.0.0.1",
-        port,
-        Path(f"/home/{owner}"),
-        Path("/dev/null"),
-    )
-    register(portal.database_url, session)
-    return session
+    with answering() as port:
+        yield port
 
 
 def host_of(portal: Portal, session: Jupyter) -> str:
@@ -124,7 +87,7 @@ def audited(portal: Portal, reason: str) -> bool:
 def test_a_code_works_once_and_becomes_the_origins_own_cookie(
     portal: Portal, upstream: int
 ) -> None:
-    session = stand_in(portal, upstream)
+    session = stand_in(portal.database_url, upstream)
     with signed_in_browser(portal.url, "alice") as alice:
         # The portal's own cookie is bound to the portal's host: no Domain.
         portal_cookie = next(c for c in alice.cookies.jar if c.name == "onestop_session")
@@ -155,7 +118,7 @@ def test_a_code_works_once_and_becomes_the_origins_own_cookie(
 
 
 def test_an_old_code_and_an_unknown_one_are_refused(portal: Portal, upstream: int) -> None:
-    session = stand_in(portal, upstream)
+    session = stand_in(portal.database_url, upstream)
     with signed_in_browser(portal.url, "alice") as alice:
         link = code_link(alice, portal, session)
         engine = create_engine(portal.database_url)
@@ -184,7 +147,7 @@ def test_an_old_code_and_an_unknown_one_are_refused(portal: Portal, upstream: in
 
 
 def test_a_code_for_one_session_opens_no_other(portal: Portal, upstream: int) -> None:
-    first, second = stand_in(portal, upstream), stand_in(portal, upstream)
+    first, second = stand_in(portal.database_url, upstream), stand_in(portal.database_url, upstream)
     with signed_in_browser(portal.url, "alice") as alice:
         link = code_link(alice, portal, first)
         elsewhere = link.replace(
@@ -198,7 +161,7 @@ def test_a_code_for_one_session_opens_no_other(portal: Portal, upstream: int) ->
 def test_a_code_works_only_in_the_browser_that_asked_for_it(portal: Portal, upstream: int) -> None:
     """Alice's code, seen by bob (over her shoulder, in a log): his browser, even one
     holding a state cookie of its own for her session's origin, gets nothing with it."""
-    session = stand_in(portal, upstream)
+    session = stand_in(portal.database_url, upstream)
     with (
         signed_in_browser(portal.url, "alice") as alice,
         signed_in_browser(portal.url, "bob") as bob,
@@ -220,7 +183,7 @@ def test_a_code_works_only_in_the_browser_that_asked_for_it(portal: Portal, upst
         assert late.status_code == 403 and "has been used" in late.text
         assert connect_session(alice, portal.url, session.session_id)[0].status_code == 200
         # Nor in a browser with no state cookie at all.
-        link = code_link(alice, portal, stand_in(portal, upstream))
+        link = code_link(alice, portal, stand_in(portal.database_url, upstream))
         with browser() as stranger:
             refused = stranger.get(link)
             assert refused.status_code == 403 and "made for another browser" in refused.text
@@ -230,8 +193,8 @@ def test_a_code_works_only_in_the_browser_that_asked_for_it(portal: Portal, upst
 def test_a_pass_opens_its_own_session_only(portal: Portal, upstream: int) -> None:
     """Her second session is not reached with the first's pass; bob's pass, or his
     portal cookie, opens nothing of hers."""
-    first, second = stand_in(portal, upstream), stand_in(portal, upstream)
-    bobs = stand_in(portal, upstream, owner="bob")
+    first, second = stand_in(portal.database_url, upstream), stand_in(portal.database_url, upstream)
+    bobs = stand_in(portal.database_url, upstream, owner="bob")
     with (
         signed_in_browser(portal.url, "alice") as alice,
         signed_in_browser(portal.url, "bob") as bob,
@@ -272,7 +235,7 @@ def test_a_pass_opens_its_own_session_only(portal: Portal, upstream: int) -> Non
 def test_a_notebook_origin_is_not_the_portal(portal: Portal, upstream: int) -> None:
     """Nothing of the portal answers on a notebook origin: no page, no route, no
     cookie, no /ws; its own refusals still carry the portal's security headers."""
-    session = stand_in(portal, upstream)
+    session = stand_in(portal.database_url, upstream)
     origin = nb_origin(portal.url, session.session_id)
     with signed_in_browser(portal.url, "alice") as alice:
         assert connect_session(alice, portal.url, session.session_id)[0].status_code == 200

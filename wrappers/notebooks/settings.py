@@ -46,6 +46,9 @@ class NotebookSettings(BaseModel):
     # the portal's (``public_url``).
     scheme: Literal["", "http", "https"] = ""
     port: int = Field(default=0, ge=0, le=65535)
+    # A proxy in front (nginx's auth_request) may ask the portal to decide for it at
+    # /_onestop/auth on a notebook origin, sending this key; empty: no such endpoint.
+    auth_request_key: str = Field(default="", max_length=256)
 
 
 def notebook_settings(settings: Settings) -> NotebookSettings:

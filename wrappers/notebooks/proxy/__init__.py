@@ -53,6 +53,7 @@ from wrappers.notebooks.proxy.access import (
 )
 from wrappers.notebooks.proxy.answers import audit_refusal, redirect, refuse
 from wrappers.notebooks.proxy.connect import CONNECT, ENTER, Connector, connect_page
+from wrappers.notebooks.proxy.decide import DECIDE, decide
 from wrappers.notebooks.proxy.forward import UPSTREAM_ANSWER, UpstreamClient
 from wrappers.notebooks.proxy.headers import SECRET_HEADER
 from wrappers.notebooks.proxy.origins import NotebookOrigins, jupyter_prefix, session_in_path
@@ -89,6 +90,15 @@ NOT_HERE = Refusal(
 )
 
 
+NOT_PLAIN = Refusal(
+    400,
+    "Not a notebook address",
+    "This address cannot be passed to a notebook server. Open the notebook from the "
+    "portal's Notebooks page.",
+    "path",
+)
+
+
 class NotebookProxy:
     """The ASGI app of every notebook origin (HTTP and WebSocket alike)."""
 
@@ -119,36 +129,29 @@ class NotebookProxy:
         if path in (CONNECT, ENTER):
             await self._connecting(scope, receive, send, host, path)
             return
-        session_id = self.origins.session_of(host, path)
-        prefix = jupyter_prefix(session_id) if session_id else ""
-        if session_id is None or not path.startswith(prefix):
-            if session_id is not None and path in ("/", prefix[:-1]) and _is_page(scope):
-                # The session's root: Jupyter then sends her to its default page.
-                await RedirectResponse(prefix, status_code=307)(scope, receive, send)
-                return
-            await refuse(scope, receive, send, self.portal, NOT_HERE)
+        if path == DECIDE:
+            await decide(self, scope, receive, send)
             return
-        verdict = await admit(scope, session_id, self.origins, self.passes, self.sessions)
+        session_id = self.origins.session_of(host, path)
+        if session_id is not None and path in ("/", jupyter_prefix(session_id)[:-1]):
+            if _is_page(scope):  # the session's root: Jupyter then sends her on
+                await RedirectResponse(jupyter_prefix(session_id), 307)(scope, receive, send)
+                return
+        verdict = await self.judge(scope, session_id)
         outcome = verdict.outcome
-        if isinstance(outcome, Upstream) and not _plain_path(scope, outcome.prefix):
-            outcome = Refusal(
-                400,
-                "Not a notebook address",
-                "This address cannot be passed to a notebook server. Open the notebook "
-                "from the portal's Notebooks page.",
-                "path",
-            )
         if isinstance(outcome, Refusal):
-            if outcome.reconnect and _is_page(scope):
+            if outcome.reconnect and _is_page(scope) and session_id is not None:
                 await audit_refusal(scope, "anonymous", session_id, outcome)
                 entry = CONNECT + "?" + urlencode({"next": path + _query_suffix(scope)})
                 await redirect(entry)(scope, receive, send)
                 return
             actor = verdict.identity.unix_name if verdict.identity else "anonymous"
-            await audit_refusal(scope, actor, session_id, outcome)
+            if session_id is not None:
+                await audit_refusal(scope, actor, session_id, outcome)
             await refuse(scope, receive, send, self.portal, outcome)
             return
         assert verdict.identity is not None and verdict.portal is not None
+        assert session_id is not None
         scope[ACTOR] = verdict.identity.unix_name
         await scope["app"].state.sessions.keep_alive(verdict.portal)
         if scope["type"] == "websocket":
@@ -174,6 +177,18 @@ class NotebookProxy:
             )
 
         await self.client.http(scope, receive, send, outcome, unreachable)
+
+    async def judge(self, scope: Scope, session_id: str | None) -> Verdict:
+        """Where this request (HTTP or WebSocket) to a notebook origin goes, or why it
+        does not: for the embedded proxy and for nginx's question alike (``decide``)."""
+        path: str = scope["path"]
+        if session_id is None or not path.startswith(jupyter_prefix(session_id)):
+            return Verdict(None, NOT_HERE)
+        verdict = await admit(scope, session_id, self.origins, self.passes, self.sessions)
+        outcome = verdict.outcome
+        if isinstance(outcome, Upstream) and not _plain_path(scope, outcome.prefix):
+            return Verdict(verdict.identity, NOT_PLAIN)
+        return verdict
 
     async def _connecting(
         self, scope: Scope, receive: Receive, send: Send, host: str, path: str
