@@ -8,10 +8,6 @@ from pydantic import BaseModel
 
 from managers.scheduler.states import JobState, NodeState, PartitionState
 
-# JobState.is_active decides; this set of them is kept only until the last importer
-# (wrappers/jobs/fragments.py, being moved) asks the state itself.
-ACTIVE_JOB_STATES = frozenset(state for state in JobState if state.is_active)
-
 
 class Node(BaseModel):
     name: str

@@ -14,7 +14,6 @@ from app.auth.next_url import safe_next
 from app.verbs import ErrorKind, VerbError, VerbInvalid
 from app.web.errors import RETRY_LABEL, status_of, words_of
 from app.web.templating import message_page, render
-from managers.scheduler.models import ACTIVE_JOB_STATES
 from wrappers.jobs import prefill
 from wrappers.jobs.project_access import project_access
 from wrappers.request import verb_gate, viewer
@@ -184,7 +183,6 @@ async def job_page(request: Request) -> Response:
             "errors": errors,
             "unreadable": unreadable,
             "may_act": may_act,
-            "active_states": ACTIVE_JOB_STATES,
         },
     )
 
@@ -201,7 +199,7 @@ async def job_output(request: Request) -> Response:
     # 286 tells htmx to stop polling: once the job is over, its output is final.
     return HTMLResponse(
         fragment,
-        status_code=200 if job.state in ACTIVE_JOB_STATES else STOP_POLLING,
+        status_code=200 if job.state.is_active else STOP_POLLING,
     )
 
 
