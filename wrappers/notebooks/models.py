@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from app.models import utcnow
+from wrappers.notebooks.states import SessionState
 
 
 class NotebookSession(SQLModel, table=True):
@@ -30,7 +31,8 @@ class NotebookSession(SQLModel, table=True):
     secret: str = Field(max_length=128)
     host: str | None = Field(default=None, max_length=255)
     port: int | None = None
-    state: str = Field(default="queued", max_length=16, index=True)
+    # A SessionState (wrappers/notebooks/states.py), kept as its plain value.
+    state: str = Field(default=SessionState.QUEUED, max_length=16, index=True)
     ended_reason: str = Field(default="", max_length=255)
     # What was asked for, shown on the session page (Slurm has the granted values).
     partition: str = Field(default="", max_length=64)

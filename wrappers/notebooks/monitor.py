@@ -39,6 +39,7 @@ from managers.scheduler import ClusterSnapshot, Job, JobState
 from wrappers.files.verbs.manage import home_of
 from wrappers.notebooks.models import NotebookSession
 from wrappers.notebooks.settings import notebook_settings
+from wrappers.notebooks.states import SessionState
 from wrappers.notebooks.store import Notebooks
 from wrappers.notebooks.verbs import WARN_MINUTES, SessionView, queued_job, session_view
 
@@ -89,18 +90,18 @@ def decide(row: NotebookSession, job: Job, verified: bool) -> dict[str, Any]:
     """
     state = job.state
     if state.is_waiting:  # queued, held, requeued, or paused where it runs
-        return {"state": "queued", "host": None, "port": None}
+        return {"state": SessionState.QUEUED, "host": None, "port": None}
     if state in ENDING:
         return {}
     if state.is_active:
         changes: dict[str, Any] = {"started_at": job.started_at, "ends_at": ends_at(job)}
         ready = verified and row.host is not None and row.port is not None
-        changes["state"] = "ready" if ready else "starting"
+        changes["state"] = SessionState.READY if ready else SessionState.STARTING
         return changes
     if state is JobState.UNKNOWN:
-        return {"state": "unknown"}
+        return {"state": SessionState.UNKNOWN}
     return {
-        "state": "ended",
+        "state": SessionState.ENDED,
         "ended_reason": ENDED_WORDS.get(state, "ended"),
         "host": None,
         "port": None,
@@ -198,7 +199,7 @@ class NotebookMonitor:
             except Exception:
                 self.log.exception("notebook_follow_failed", session=row.id)
                 continue
-            busy = busy or (followed.state == "starting" and snapshot.reachable)
+            busy = busy or (followed.state == SessionState.STARTING and snapshot.reachable)
         owners = {row.owner for row in rows} | set(self._sent)
         for owner in sorted(owners):
             await self._tell(owner, snapshot)
@@ -207,7 +208,7 @@ class NotebookMonitor:
     async def follow(self, row: NotebookSession, snapshot: ClusterSnapshot) -> NotebookSession:
         """One session, one reading: decide, look for the server, record."""
         if not snapshot.reachable:
-            return await self._record(row, {"state": "unknown"})
+            return await self._record(row, {"state": SessionState.UNKNOWN})
         job = queued_job(row, snapshot)
         age = utcnow() - _aware(row.created_at)
         changes: dict[str, Any] = {}
@@ -217,7 +218,9 @@ class NotebookMonitor:
             if not row.job_id:
                 if age > START_GRACE:
                     reason = "not started: the job never reached the queue"
-                    return await self._record(row, {"state": "ended", "ended_reason": reason})
+                    return await self._record(
+                        row, {"state": SessionState.ENDED, "ended_reason": reason}
+                    )
                 return row
             try:
                 job = await self._accounting(row)
@@ -225,20 +228,22 @@ class NotebookMonitor:
                 self.log.warning(
                     "notebook_accounting_unreachable", detail=error.message, verb="jobs.show"
                 )
-                return await self._record(row, {"state": "unknown"})
+                return await self._record(row, {"state": SessionState.UNKNOWN})
             if job is None:
                 if age > FORGOTTEN_AFTER:
                     reason = "the scheduler no longer knows its job"
-                    return await self._record(row, {"state": "ended", "ended_reason": reason})
+                    return await self._record(
+                        row, {"state": SessionState.ENDED, "ended_reason": reason}
+                    )
                 return row
         changes.update(decide(row, job, row.id in self._verified))
-        if changes.get("state") == "starting":
+        if changes.get("state") == SessionState.STARTING:
             found = await self._server(row, job, snapshot)
             if found is not None:
-                changes.update(state="ready", host=found[0], port=found[1])
+                changes.update(state=SessionState.READY, host=found[0], port=found[1])
             elif row.host is not None:
                 changes.update(host=None, port=None)
-        if changes.get("state") == "ended":
+        if changes.get("state") == SessionState.ENDED:
             self._verified.discard(row.id)
         return await self._record(row, changes)
 
@@ -320,7 +325,7 @@ class NotebookMonitor:
         rows = await self.notebooks.store.of_owner(owner)
         views = [session_view(row, snapshot) for row in rows]
         for view in views:
-            if view.state == "ready" and view.minutes_left is not None:
+            if view.state == SessionState.READY and view.minutes_left is not None:
                 if view.minutes_left < WARN_MINUTES:
                     await self._warn(view)
         payload = {
@@ -332,7 +337,7 @@ class NotebookMonitor:
         if self._sent.get(owner) != payload:
             self._sent[owner] = payload
             await self.publish(owner, payload)
-        if not any(view.state != "ended" for view in views):
+        if not any(view.state != SessionState.ENDED for view in views):
             self._sent.pop(owner, None)  # nothing left to follow for her
 
     async def _warn(self, view: SessionView) -> None:

@@ -26,6 +26,7 @@ from app.web.errors import status_of
 from app.web.templating import message_page, render
 from wrappers.files.verbs.manage import home_of
 from wrappers.notebooks.settings import notebook_settings
+from wrappers.notebooks.states import SessionState
 from wrappers.request import verb_gate, viewer
 
 # Form fields in the units people think in; the verb takes cores, MB and minutes.
@@ -234,12 +235,12 @@ async def open_file(request: Request) -> Response:
             tone="error",
         )
     sessions, _ = await _sessions(request)
-    ready = [s for s in sessions if s.state == "ready"]
+    ready = [s for s in sessions if s.state == SessionState.READY]
     if ready:
         return RedirectResponse(file_address(ready[0], home, path), status_code=303)
     form = _defaults(request)
     form["folder"] = posixpath.dirname(path)
-    waiting = [s for s in sessions if s.state in ("queued", "starting")]
+    waiting = [s for s in sessions if s.state.is_waiting]
     return await _page(
         request, "notebooks/open.html", form, opening=path, name=name, waiting=waiting
     )

@@ -25,6 +25,7 @@ from app.db import transaction
 from app.models import utcnow
 from wrappers.notebooks.models import NotebookSession
 from wrappers.notebooks.settings import NotebookSettings
+from wrappers.notebooks.states import ACTIVE_STATES, SessionState
 
 __all__ = [
     "ACTIVE_STATES",
@@ -39,7 +40,6 @@ __all__ = [
 SESSION_ID = re.compile(r"^[0-9a-f]{16}$")
 """A session id: ``secrets.token_hex(8)``, also the last part of Jupyter's base_url."""
 
-ACTIVE_STATES = ("queued", "starting", "ready", "unknown")
 """States of a session whose job may still exist (everything but ``ended``)."""
 
 
@@ -121,18 +121,18 @@ class NotebookStore:
             record = await db.get(NotebookSession, session_id)
             if record is None:
                 return None
-            if unless_ended and record.state == "ended":
+            if unless_ended and record.state == SessionState.ENDED:
                 return record
             for key, value in values.items():
                 setattr(record, key, value)
-            if values.get("state") == "ended" and record.ended_at is None:
+            if values.get("state") == SessionState.ENDED and record.ended_at is None:
                 record.ended_at = utcnow()
             db.add(record)
         return record
 
     async def delete_ended(self, owner: str, keep: int) -> list[str]:
         """Forget her oldest ended sessions beyond the newest ``keep``; their ids."""
-        ended = [row for row in await self.of_owner(owner) if row.state == "ended"]
+        ended = [row for row in await self.of_owner(owner) if row.state == SessionState.ENDED]
         gone: Iterable[NotebookSession] = ended[keep:]
         deleted = []
         async with transaction(self._sessions) as db:

@@ -78,7 +78,7 @@ class SessionView(BaseModel):
     label: str
     interface: Literal["lab", "notebook"]
     folder: str
-    state: Literal["queued", "starting", "ready", "ended", "unknown"]
+    state: SessionState
     ended_reason: str = ""
     job_id: str | None = None
     partition: str = ""
@@ -148,10 +148,13 @@ def queued_job(row: NotebookSession, snapshot: ClusterSnapshot | None) -> Job | 
 def session_view(
     row: NotebookSession, snapshot: ClusterSnapshot | None, now: datetime | None = None
 ) -> SessionView:
-    job = queued_job(row, snapshot) if row.state != "ended" else None
+    job = queued_job(row, snapshot) if row.state != SessionState.ENDED else None
     ends_at = _aware(row.ends_at)
     minutes_left = None
-    if row.state in ("starting", "ready", "unknown") and ends_at is not None:
+    if (
+        row.state in (SessionState.STARTING, SessionState.READY, SessionState.UNKNOWN)
+        and ends_at is not None
+    ):
         left = (ends_at - (now or utcnow())).total_seconds()
         minutes_left = max(0, int(left // 60))
     return SessionView(
@@ -171,10 +174,10 @@ def session_view(
         started_at=_aware(row.started_at),
         ends_at=ends_at,
         ended_at=_aware(row.ended_at),
-        queue_reason=job.reason if job is not None and row.state == "queued" else "",
+        queue_reason=job.reason if job is not None and row.state == SessionState.QUEUED else "",
         node=job.nodes if job is not None else "",
         minutes_left=minutes_left,
-        connectable=row.host is not None and row.state in ("ready", "unknown"),
+        connectable=row.host is not None and SessionState(row.state).may_be_reachable,
     )
 
 
@@ -238,7 +241,7 @@ async def start_session(args: Any, identity: Identity, services: Any) -> Session
         interface=args.interface,
         folder=folder,
         secret=new_secret(),
-        state="queued",
+        state=SessionState.QUEUED,
         partition=args.partition,
         cores=args.cores,
         memory_mb=args.memory_mb,
@@ -265,7 +268,9 @@ async def start_session(args: Any, identity: Identity, services: Any) -> Session
         )
     except Exception as error:
         reason = error.message if isinstance(error, VerbError) else "it did not start"
-        await notebooks.store.update(row.id, state="ended", ended_reason=f"not started: {reason}")
+        await notebooks.store.update(
+            row.id, state=SessionState.ENDED, ended_reason=f"not started: {reason}"
+        )
         refused = isinstance(error, VerbError) and error.detail in ("invalid", "ENOENT")
         if not refused:  # it may have reached sbatch before the answer was lost
             try:
@@ -275,7 +280,7 @@ async def start_session(args: Any, identity: Identity, services: Any) -> Session
         raise
     job_id = str(result.get("job_id", ""))
     if not job_id.isdigit():
-        await notebooks.store.update(row.id, state="ended", ended_reason="not started")
+        await notebooks.store.update(row.id, state=SessionState.ENDED, ended_reason="not started")
         raise VerbUnavailable("The helper process answered something unreadable.")
     updated = await notebooks.store.update(row.id, job_id=job_id)
     log.info("notebook_started", session=row.id, user=owner, job=job_id)
@@ -346,12 +351,12 @@ async def stop_session(args: Any, identity: Identity, services: Any) -> SessionV
     ended session changes nothing."""
     notebooks = _notebooks(services)
     row = await _row(args, services)
-    if row.state == "ended":
+    if row.state == SessionState.ENDED:
         return session_view(row, services.watcher.latest)
     await agent_work(
         services, row.owner, "notebooks.stop", session_id=row.id, job_id=row.job_id or ""
     )
-    updated = await notebooks.store.update(row.id, state="ended", ended_reason="stopped")
+    updated = await notebooks.store.update(row.id, state=SessionState.ENDED, ended_reason="stopped")
     log.info("notebook_stopped", session=row.id, user=row.owner, by=identity.unix_name)
     return session_view(updated or row, services.watcher.latest)
 
