@@ -1,0 +1,3 @@
+from wrappers.notebooks.nginx import main
+
+main()
