@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Response, expect
 
+from tests import notebook_paths
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Portal
 from tests.jupyter_session import Jupyter, jupyter_as, register
@@ -32,6 +33,10 @@ NOTEBOOK = {
     "nbformat": 4,
     "nbformat_minor": 5,
 }
+
+# Through the portal's own proxy and through nginx (tests/notebook_paths.py).
+portal = notebook_paths.portal
+proxy_path = notebook_paths.proxy_path
 
 
 @pytest.fixture(scope="module")
