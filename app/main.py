@@ -39,11 +39,9 @@ from app.tools import (
     catalog_of,
     check_sections,
     discover,
-    early_routes_of,
     ensure_rules,
     followers_of,
     origins_of,
-    own_checks_of,
     provide_all,
     renderers_of,
     routes_of,
@@ -132,7 +130,6 @@ def create_app(settings: Settings) -> Starlette:
     check_sections(settings, tools)
     catalog = catalog_of(CORE_VERBS, tools)
     extensions = Extensions()
-    own_checks = own_checks_of(tools)
     claim = origins_of(tools, settings)
     public_prefixes = tuple(prefix for tool in tools for prefix in tool.public_prefixes)
     engine = create_engine(settings.database_url)
@@ -227,8 +224,6 @@ def create_app(settings: Settings) -> Starlette:
             yield
 
     routes = [
-        # A tool's routes that must be matched first (a proxy, hit hundreds of times).
-        *early_routes_of(tools),
         Route("/", dashboard, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/vendor/{name}", vendor_file, methods=["GET"]),
@@ -242,9 +237,9 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(SecurityHeadersMiddleware, settings=settings),
         # A tool's own hosts (each notebook session's) never reach what follows.
         *([Middleware(ToolOrigins, claim=claim)] if claim is not None else []),
-        Middleware(SessionMiddleware, store=store, settings=settings, recent_ok=own_checks),
+        Middleware(SessionMiddleware, store=store, settings=settings),
         Middleware(AccessLogMiddleware),
-        Middleware(CSRFMiddleware, exempt=own_checks),
+        Middleware(CSRFMiddleware),
         Middleware(RequireSignIn, public_prefixes=public_prefixes),
     ]
     app = Starlette(

@@ -74,10 +74,6 @@ Lifespan = Callable[["Starlette"], contextlib.AbstractAsyncContextManager[None]]
 # provides(services) -> the tool's own service (a store of its records), or a tuple
 # of them, which its verbs then ask for by type: ``services.own(TemplateStore)``.
 Provides = Callable[["Services"], Awaitable[object]]
-# own_checks(path) -> whether the tool answers this path with checks of its own that
-# replace the portal's CSRF token (a reverse proxy whose pages cannot send it), and
-# where the portal session may be read from a one-second cache (app/recent.py).
-OwnChecks = Callable[[str], bool]
 # own_origins(settings) -> claim, where claim(host) is the ASGI app that answers every
 # request and WebSocket sent to ``host`` (a host name of the tool's own, never the
 # portal's: the notebooks tool's one per session), or None. Asked before anything
@@ -158,9 +154,6 @@ class Tool:
     # ``onestop.agent_operations`` entry point (agents read only that).
     operations: Mapping[str, Operation] = field(default_factory=dict)
     provides: Provides | None = None
-    # Routes matched before the portal's own (a proxy hit hundreds of times a page).
-    early_routes: Sequence[BaseRoute] = ()
-    own_checks: OwnChecks | None = None
     # Whole hosts it serves itself, apart from the portal's origin (see OwnOrigins).
     own_origins: OwnOrigins | None = None
     # Path prefixes anyone may open without signing in, because the tool checks a
@@ -365,16 +358,6 @@ def renderers_of(tools: Sequence[Tool]) -> dict[str, Renderer]:
     return _merged(tools, lambda tool: tool.renderers, "renders events of kind")
 
 
-def own_checks_of(tools: Sequence[Tool]) -> OwnChecks:
-    """One predicate for the middlewares: does some tool check this path itself?"""
-    checks = [tool.own_checks for tool in tools if tool.own_checks is not None]
-
-    def owned(path: str) -> bool:
-        return any(check(path) for check in checks)
-
-    return owned
-
-
 def origins_of(tools: Sequence[Tool], settings: Settings) -> HostClaim | None:
     """One claim for every tool's own hosts (``Tool.own_origins``), or None if no tool
     has any. A tool whose hosts would take the portal's own host fails at start."""
@@ -406,10 +389,6 @@ def origins_of(tools: Sequence[Tool], settings: Settings) -> HostClaim | None:
         return None
 
     return claimed
-
-
-def early_routes_of(tools: Sequence[Tool]) -> list[BaseRoute]:
-    return [route for tool in tools for route in tool.early_routes]
 
 
 def settings_sections(tools: Sequence[Tool]) -> dict[str, type[BaseModel]]:

@@ -8,7 +8,6 @@ A request that changes state without it never reaches a route.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from starlette.responses import PlainTextResponse
@@ -34,20 +33,15 @@ def csrf_token(scope: Scope) -> str:
 
 
 class CSRFMiddleware:
-    """``exempt(path)``: paths that check their requests another way (the notebook
-    proxy: the Origin header, then Jupyter's own XSRF token), since the pages sending
-    them are not the portal's and cannot carry its token."""
+    """Every state-changing request on the portal's origin carries the session's token.
+    There is no exemption: what answers with checks of its own (a notebook's Jupyter)
+    lives on an origin of its own (app/origins.py) and never comes through here."""
 
-    def __init__(self, app: ASGIApp, exempt: Callable[[str], bool] | None = None) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] in SAFE_METHODS
-            or (self.exempt is not None and self.exempt(scope["path"]))
-        ):
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
         expected = session_of(scope).data.get("csrf")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -330,13 +329,9 @@ class SessionMiddleware:
         app: ASGIApp,
         store: SessionStore,
         settings: Settings,
-        recent_ok: Callable[[str], bool] | None = None,
     ) -> None:
-        """``recent_ok(path)``: requests that may use a session read of the last second
-        (``SessionStore.load``): the notebook proxy's."""
         self.app = app
         self.store = store
-        self.recent_ok = recent_ok
         self.cookie = cookie_name(settings)
         self.secure = settings.tls
         self.max_age = settings.session_lifetime_minutes * 60
@@ -345,8 +340,7 @@ class SessionMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        recent = self.recent_ok is not None and self.recent_ok(scope["path"])
-        state = await self.store.load(self._token(scope), recent=recent)
+        state = await self.store.load(self._token(scope))
         scope["session"] = state.data
         scope["onestop.session"] = state
         if scope["type"] == "websocket":
