@@ -2,8 +2,10 @@
 # Installs the Debian 12 packages Onestop needs on a development or CI machine:
 # Slurm (controller, compute daemon, accounting daemon, client commands and the
 # plugins they load), munge, MariaDB for slurmdbd, acl for file sharing, chromium
-# for the browser tests, nginx for the transfer benchmark (it starts its own on a
-# loopback port; the system service is never used), and the Python build pieces.
+# for the browser tests, nginx (Debian's, with its auth_request module) for the
+# transfer benchmark and for the notebooks' nginx path in tests and benchmark (each
+# starts its own on a loopback port; the system service is never used), and the
+# Python build pieces.
 # Node.js/npm are assumed.
 #
 # Idempotent and quick when everything is installed (no apt work at all).

@@ -9,7 +9,9 @@ notebook requests straight to the session's Jupyter server after asking the port
 (``/_onestop/auth``), and sends connecting and refusals to the portal's proxy. Its
 notebook server block is the one the README shows (``wrappers/notebooks/nginx``).
 
-A test module opts in with ``from tests.notebook_paths import portal, proxy_path``.
+A test module opts in by naming both in its own namespace (``portal =
+notebook_paths.portal``, ``proxy_path = notebook_paths.proxy_path``), and asks
+``proxy_path`` where a path does what the other cannot.
 """
 
 from __future__ import annotations

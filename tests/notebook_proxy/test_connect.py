@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from websockets.exceptions import InvalidStatus
 
+from tests import notebook_paths
 from tests.conftest import Portal
 from tests.jupyter_session import Jupyter
 from tests.notebook_origin import (
@@ -37,6 +38,10 @@ from tests.notebook_origin import (
     signed_in_browser,
     stand_in,
 )
+
+# Through the portal's own proxy and through nginx (tests/notebook_paths.py).
+portal = notebook_paths.portal
+proxy_path = notebook_paths.proxy_path
 
 
 @pytest.fixture(scope="module")

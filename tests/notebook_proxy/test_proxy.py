@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, text
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection
 
+from tests import notebook_paths
 from tests.conftest import Portal
 from tests.helpers import wait_until
 from tests.jupyter_session import (
@@ -55,6 +56,10 @@ from tests.notebook_origin import (
 )
 from tests.notebook_paths import AUTH_CACHE_SECONDS
 from wrappers.notebooks.proxy import probe
+
+# Through the portal's own proxy and through nginx (tests/notebook_paths.py).
+portal = notebook_paths.portal
+proxy_path = notebook_paths.proxy_path
 
 # Everything any browser got back in this module, checked for the secrets at the end.
 SEEN: list[str] = []
@@ -617,16 +622,13 @@ def test_signing_out_closes_the_notebook_at_once(
             signed_out = client.post(portal.url + "/logout", headers={"X-CSRF-Token": token})
             assert signed_out.status_code == 303
             after = seen(client.get(at(portal, alice_nb, "api/status")))
-            if proxy_path == "nginx":
-                after = wait_until(
-                    lambda: (
-                        r
-                        if (r := client.get(at(portal, alice_nb, "api/status"))).status_code == 303
-                        else None
-                    ),
-                    AUTH_CACHE_SECONDS + 1,
-                    0.2,
-                )
+            if proxy_path == "nginx":  # within nginx's AUTH_CACHE_SECONDS
+
+                def refused() -> httpx.Response | None:
+                    response = seen(client.get(at(portal, alice_nb, "api/status")))
+                    return response if response.status_code == 303 else None
+
+                after = wait_until(refused, AUTH_CACHE_SECONDS + 1, 0.2) or after
             # Refused, and sent to connect again: the portal then asks for a sign-in.
             assert after.status_code == 303 and "started" not in after.text
             assert after.headers["location"].startswith("/_onestop/connect?")
