@@ -171,7 +171,7 @@ async def _session(request: Request) -> Any:
 NO_SUCH = frozenset({ErrorKind.NOT_FOUND, ErrorKind.DENIED, ErrorKind.INVALID})
 
 
-def _not_found(request: Request) -> Response:
+def no_such_session(request: Request) -> Response:
     return message_page(
         request,
         "No such notebook session of yours",
@@ -186,7 +186,7 @@ def _not_found(request: Request) -> Response:
 async def session_page(request: Request) -> Response:
     session = await _session(request)
     if session is None:
-        return _not_found(request)
+        return no_such_session(request)
     return render(request, "notebooks/session.html", {"active": "notebooks", "s": session})
 
 

@@ -43,6 +43,7 @@ from app.origins import host_name
 from app.security.sessions import cookie_name
 from app.settings import Settings
 from wrappers.notebooks.proxy.access import (
+    NOT_HERE,
     Lookup,
     Refusal,
     SessionCache,
@@ -79,15 +80,6 @@ log = get_logger("onestop.notebook_proxy")
 # (a read of the last second, shared by all her sockets: at most a query a second).
 SESSION_CHECK_SECONDS = 2.0
 PAGE_METHODS = frozenset({"GET", "HEAD"})
-
-NOT_HERE = Refusal(
-    404,
-    "Not a notebook address",
-    "There is no notebook session at this address. Open your notebooks from the "
-    "portal's Notebooks page.",
-    "no such address",
-    audit=False,
-)
 
 
 NOT_PLAIN = Refusal(

@@ -95,6 +95,18 @@ class Refusal:
     reconnect: bool = False
 
 
+# An address on a notebook origin that is no session's (the embedded proxy and
+# the decision for nginx answer it alike).
+NOT_HERE = Refusal(
+    404,
+    "Not a notebook address",
+    "There is no notebook session at this address. Open your notebooks from the "
+    "portal's Notebooks page.",
+    "no such address",
+    audit=False,
+)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """``admit``'s answer: who asked (when her pass said), and where it goes or why not."""

@@ -35,6 +35,7 @@ from app.security.sessions import Identity, SessionState, session_of
 from app.settings import Settings
 from app.verbs import ErrorKind, VerbError
 from app.web.templating import message_page
+from wrappers.notebooks.pages import no_such_session
 from wrappers.notebooks.proxy.access import (
     NOT_YOURS,
     Refusal,
@@ -113,15 +114,7 @@ class Connector:
             shown = None
         # An admin may see others' sessions, but connecting runs code as the owner.
         if shown is None or shown.owner != identity.unix_name:
-            return message_page(
-                request,
-                "No such notebook session of yours",
-                "This session does not exist, or it is not yours.",
-                status_code=404,
-                action_url="/notebooks",
-                action_label="Back to your notebooks",
-                tone="error",
-            )
+            return no_such_session(request)
         if not shown.connectable:  # its page says how far it is
             return RedirectResponse(session_page(session_id), status_code=303)
         default = jupyter_prefix(session_id) + ("lab" if shown.interface == "lab" else "tree")

@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.access_log import ACTOR
 from app.origins import host_name
-from wrappers.notebooks.proxy.access import Refusal, Upstream, header
+from wrappers.notebooks.proxy.access import NOT_HERE, Upstream, header
 from wrappers.notebooks.proxy.answers import audit_refusal, refuse
 from wrappers.notebooks.settings import notebook_settings
 
@@ -45,15 +45,6 @@ __all__ = ["DECIDE", "KEY_HEADER", "decide"]
 
 DECIDE = "/_onestop/auth"
 KEY_HEADER = b"x-onestop-auth-key"
-
-_NO_DECISION = Refusal(
-    404,
-    "Not a notebook address",
-    "There is no notebook session at this address. Open your notebooks from the "
-    "portal's Notebooks page.",
-    "no such address",
-    audit=False,
-)
 
 
 def asked_scope(scope: Scope) -> Scope:
@@ -84,7 +75,7 @@ async def decide(proxy: NotebookProxy, scope: Scope, receive: Receive, send: Sen
         or not key
         or not secrets.compare_digest(sent.encode("utf-8", "replace"), key.encode())
     ):
-        await refuse(scope, receive, send, proxy.portal, _NO_DECISION)
+        await refuse(scope, receive, send, proxy.portal, NOT_HERE)
         return
     asked = asked_scope(scope)
     session_id = proxy.origins.session_of(host_name(asked), asked["path"])
