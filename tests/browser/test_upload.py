@@ -16,13 +16,14 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import screenshot, sign_in
-from tests.files.test_transfer import ALICE, Running, transfer_portal
+from tests.conftest import Portal
+from tests.files.test_transfer import ALICE, transfer_portal
 
 MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def portal(cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     # 1 MiB pieces: a 6 MiB file goes up in six checked pieces.
     with transfer_portal(
         tmp_path_factory.mktemp("upload"), ONESTOP_FILES__CHUNK_BYTES=str(1024 * 1024)
@@ -40,7 +41,7 @@ def target() -> Iterator[Path]:
 
 
 def test_pick_a_folder_and_files_and_drop_one(
-    page: Page, portal: Running, target: Path, tmp_path: Path
+    page: Page, portal: Portal, target: Path, tmp_path: Path
 ) -> None:
     big = tmp_path / "measurements.bin"
     big.write_bytes(os.urandom(6 * 1024 * 1024 + 3))
@@ -91,7 +92,7 @@ def test_pick_a_folder_and_files_and_drop_one(
 
 
 def test_a_file_over_the_limit_is_refused_with_words(
-    page: Page, portal: Running, target: Path
+    page: Page, portal: Portal, target: Path
 ) -> None:
     sign_in(page, portal.url, "alice")
     page.goto(f"{portal.url}/files/upload?path={target}")
@@ -121,7 +122,7 @@ def _whole(data: bytes) -> str:
 
 
 def test_pieces_carry_their_crc32_and_the_last_the_files_sha256(
-    page: Page, portal: Running, target: Path, tmp_path: Path
+    page: Page, portal: Portal, target: Path, tmp_path: Path
 ) -> None:
     """Chromium reads and hashes with hash-wasm (so the CSP lets WebAssembly run);
     closed half-way, the page carries on from what arrived, hashing the part that
@@ -186,7 +187,7 @@ def test_pieces_carry_their_crc32_and_the_last_the_files_sha256(
 
 
 def test_a_file_that_arrived_different_is_not_named_and_says_so(
-    page: Page, portal: Running, target: Path, tmp_path: Path
+    page: Page, portal: Portal, target: Path, tmp_path: Path
 ) -> None:
     data = os.urandom(2 * MiB + 5)
     source = tmp_path / "damaged.bin"

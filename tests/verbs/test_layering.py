@@ -40,6 +40,7 @@ ALLOWED = {
     "app/verbs/catalog.py": "checks agent-run verbs against their operations' signatures",
     "wrappers/jobs/__init__.py": "declares the agent operations its verbs run",
     "wrappers/files/__init__.py": "declares the agent operations its verbs run",
+    "wrappers/notebooks/nginx/__init__.py": "the admin's command that renders the nginx block",
     "app/verbs/descriptors.py": "reads and writes the descriptors agents hand over",
     "wrappers/files/verbs/transfer.py": "the upload-name rule is the agent's own (one definition)",
     "app/db.py": "creates the SQLite file's folder",
