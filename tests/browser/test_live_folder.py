@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,9 +89,16 @@ def test_a_reader_who_scrolled_on_keeps_her_rows_and_her_place(
     )
     page.evaluate("window.__notReloaded = true")
     before = reading.evaluate("row => row.getBoundingClientRect().top")
+    # Each scroll made the page ask again to follow the folder, now with all its rows;
+    # that follow's watch replaces the first one, and neither the page nor /proc tells
+    # the two apart, so this waits out the swap before looking for a watch.
+    time.sleep(1.0)
     wait_until(lambda: inotify_watches(folder), 15, 0.05)
     as_alice("sh", "-c", f"echo hello > {folder}/aaa-new.txt; echo 12345 > {folder}/file-0299.txt")
-    expect(page.get_by_role("link", name="aaa-new.txt")).to_be_attached(timeout=5000)
+    # The redraw is the whole listing of 451 rows (a fragment of about 350 KB); from
+    # the change to the row on the page took 6.8 s here on two shared cores, where the
+    # 5 s this waited before ran out. Not yet known which part is slow (issue noted).
+    expect(page.get_by_role("link", name="aaa-new.txt")).to_be_attached(timeout=20000)
     # As many rows as she had loaded (the last one moved on to the next page).
     expect(rows).to_have_count(450)
     expect(rows.first).to_have_attribute("data-path", f"{folder}/aaa-new.txt")
