@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, text
 from tests import notebook_paths
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Portal
-from tests.helpers import submit_as
+from tests.helpers import squeue, submit_as
 from tests.jupyter_session import JUPYTER_ENV, Jupyter, jupyter_as, register
 from tests.notebook_origin import nb_origin
 from tests.notebook_paths import AUTH_CACHE_SECONDS
@@ -187,15 +187,6 @@ def kernels_of(session: Jupyter) -> list[str]:
     return sorted(kernel["id"] for kernel in answer.json())
 
 
-def job_state(job: str) -> str:
-    return subprocess.run(
-        ["squeue", "--noheader", "--states=all", "--format=%T", "--jobs", job],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-
-
 def access_lines(portal: Portal, since: int) -> list[dict[str, Any]]:
     lines = []
     for line in portal.log_text().splitlines()[since:]:
@@ -244,7 +235,7 @@ def test_a_notebooks_script_gets_nothing_of_the_portal(
         page.wait_for_function("() => window.__onestopImage !== undefined", timeout=15_000)
         ran = page.evaluate("() => [window.__onestopJavaScript, window.__onestopImage]")
         screenshot(page, "notebook-attack")
-        job_afterwards = job_state(job)
+        job_afterwards = squeue(job, "%T")
     finally:
         subprocess.run(["scancel", job], check=False)
         notebook.unlink(missing_ok=True)

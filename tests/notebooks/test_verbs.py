@@ -16,15 +16,6 @@ from app.verbs import VerbDenied, VerbFailed, VerbInvalid
 from tests.notebooks.conftest import NotebookHarness, squeue
 
 
-def sacct_uid(job_id: str) -> str:
-    return subprocess.run(
-        ["squeue", "--noheader", "--states=all", "--format=%U", "--jobs", job_id],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 async def test_a_session_is_a_job_of_hers_with_a_private_secret(
     notebook_harness: NotebookHarness,
 ) -> None:
@@ -36,7 +27,7 @@ async def test_a_session_is_a_job_of_hers_with_a_private_secret(
         assert view.folder == "/home/alice" and view.url == f"/notebooks/sessions/{view.id}/connect"
         owner, _, name = squeue(view.job_id).split()
         assert owner == "alice" and name == f"onestop-notebook-{view.id}"
-        assert sacct_uid(view.job_id) == str(pwd.getpwnam("alice").pw_uid)
+        assert squeue(view.job_id, "%U") == str(pwd.getpwnam("alice").pw_uid)
 
         folder = Path(f"/home/alice/.onestop/notebooks/{view.id}")
         secret = folder / "secret"
