@@ -90,7 +90,7 @@ class SftpEndpoint(Frozen):
 
     kind: Literal["sftp"] = "sftp"
     host: str = Field(min_length=1, max_length=255)
-    port: int = Field(22, ge=1, le=65535)
+    port: int = Field(default=22, ge=1, le=65535)
     username: str = Field(min_length=1, max_length=64)
     password: SecretStr | None = None
     private_key: SecretStr | None = None  # OpenSSH text of the key
@@ -136,17 +136,17 @@ class NetworkRules(Frozen):
     # The portal's own listeners (host, port): never a destination, even when a
     # range that holds them was opened.
     portal_listeners: tuple[tuple[str, int], ...] = ()
-    max_redirects: int = Field(10, ge=0, le=50)
+    max_redirects: int = Field(default=10, ge=0, le=50)
 
 
 class Limits(Frozen):
     """The site's limits for this transfer (the portal's settings, ``[data]``)."""
 
     # Unpacking an archive stops at whichever comes first.
-    max_unpack_bytes: int = Field(50 * 2**30, ge=0)
-    max_unpack_files: int = Field(100_000, ge=0)
+    max_unpack_bytes: int = Field(default=50 * 2**30, ge=0)
+    max_unpack_files: int = Field(default=100_000, ge=0)
     # Keep this much free on the target's file system (and within her quota).
-    reserve_bytes: int = Field(64 * 2**20, ge=0)
+    reserve_bytes: int = Field(default=64 * 2**20, ge=0)
 
 
 class TransferSpec(Frozen):
