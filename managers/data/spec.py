@@ -137,6 +137,8 @@ class NetworkRules(Frozen):
     # range that holds them was opened.
     portal_listeners: tuple[tuple[str, int], ...] = ()
     max_redirects: int = Field(default=10, ge=0, le=50)
+    # Certificates to trust beyond the system's (a campus CA; the tests' own CA).
+    ca_file: str | None = None
 
 
 class Limits(Frozen):
