@@ -4,8 +4,11 @@
 # plugins they load), munge, MariaDB for slurmdbd, acl for file sharing, chromium
 # for the browser tests, nginx (Debian's, with its auth_request module) for the
 # transfer benchmark and for the notebooks' nginx path in tests and benchmark (each
-# starts its own on a loopback port; the system service is never used), and the
-# Python build pieces.
+# starts its own on a loopback port; the system service is never used), the data
+# tool's test hosts (tests/transfers: openssh-server for SFTP, fcgiwrap and git for
+# Git over HTTP through git http-backend, iproute2 for the network namespace; the
+# tests start their own sshd and fcgiwrap inside it, never the system services), and
+# the Python build pieces.
 # Node.js/npm are assumed.
 #
 # Idempotent and quick when everything is installed (no apt work at all).
@@ -21,6 +24,7 @@ PACKAGES=(
     acl sudo procps psmisc curl make ca-certificates
     chromium fonts-liberation
     nginx-light
+    openssh-server fcgiwrap git iproute2
     python3-venv python3-dev
 )
 
