@@ -26,6 +26,8 @@ def test_upstream_gets_the_secret_and_the_portal_host_and_nothing_of_the_portal(
         (b"cookie", b"second=1"),
         (b"x-csrf-token", b"portal"),
         (b"x-onestop-notebook-secret", b"forged"),
+        (b"x-onestop-pass", b"another-pass"),
+        (b"x-onestop-control", b"forged"),
         (b"connection", b"keep-alive, x-private"),
         (b"x-private", b"1"),
         (b"x-forwarded-host", b"evil.example"),
@@ -33,13 +35,14 @@ def test_upstream_gets_the_secret_and_the_portal_host_and_nothing_of_the_portal(
         (b"accept", b"application/json"),
     ]
     headers = upstream_headers(
-        sent, host="portal.example:443", secret="s3cret", portal_cookies=PORTAL
+        sent, host="portal.example:443", secret="s3cret", pass_tag="tag", portal_cookies=PORTAL
     )
     assert headers == [
         ("accept", "application/json"),
         ("cookie", "_xsrf=tok; theme=dark; second=1"),
         ("host", "portal.example:443"),
         ("x-onestop-notebook-secret", "s3cret"),
+        ("x-onestop-pass", "tag"),
     ]
 
 

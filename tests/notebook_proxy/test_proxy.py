@@ -14,6 +14,7 @@ upstream.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
@@ -607,11 +608,11 @@ def test_signing_out_closes_the_notebook_at_once(
 ) -> None:
     """The proxy may use a portal-session read of the last second, but a sign-out
     through the portal is seen by the very next request on the notebook's origin,
-    and her open sockets close within the check's two seconds.
+    and her open sockets close within seconds.
 
     Through nginx, which keeps the portal's yes for a pass for AUTH_CACHE_SECONDS,
-    a sign-out is seen within those seconds; a socket nginx has opened is nginx's,
-    so it stays open (the portal's proxy alone watches its sockets)."""
+    a sign-out is seen within those seconds; a socket nginx carries is closed by
+    Jupyter itself when the portal's sweep names its pass (proxy/sweep.py)."""
     with signed_in_browser(portal.url, "alice") as client:
         assert seen(connect_session(client, portal.url, alice_nb.session_id)[0]).status_code == 200
         for _ in range(3):  # now a recent read is kept
@@ -634,13 +635,58 @@ def test_signing_out_closes_the_notebook_at_once(
             assert after.headers["location"].startswith("/_onestop/connect?")
             _, visited = follow(client, at(portal, alice_nb, "api/status"))
             assert signs_in(portal, visited), visited
-            if proxy_path == "nginx":
-                return
             closed_by = time.monotonic() + 5
             with pytest.raises(ConnectionClosed):
-                while True:  # Jupyter's own events may come first; checked every 2 s
+                while True:  # Jupyter's own events may come first; swept every second
                     events.recv(timeout=max(0.1, closed_by - time.monotonic()))
             assert events.close_code == 4401
+
+
+def test_signing_out_in_one_browser_leaves_her_other_browser_connected(
+    portal: Portal, alice_nb: Jupyter
+) -> None:
+    """Only the sockets of the pass whose portal session ended close: her other
+    browser, still signed in, keeps its socket; and no browser can ask Jupyter to
+    close sockets itself (the proxy drops the control header on the way up)."""
+    with (
+        signed_in_browser(portal.url, "alice") as leaving,
+        signed_in_browser(portal.url, "alice") as staying,
+    ):
+        for client in (leaving, staying):
+            connected = connect_session(client, portal.url, alice_nb.session_id)[0]
+            assert seen(connected).status_code == 200
+        forged = seen(
+            staying.post(
+                at(portal, alice_nb, "onestop/close"),
+                json={"passes": []},
+                headers={
+                    **xsrf_headers(staying, portal, alice_nb),
+                    "X-Onestop-Control": "a guess",
+                },
+            )
+        )
+        assert forged.status_code == 403
+        with (
+            open_nb_ws(portal, leaving, alice_nb, "api/events/subscribe") as gone,
+            open_nb_ws(portal, staying, alice_nb, "api/events/subscribe") as kept,
+        ):
+            page = leaving.get(portal.url + "/")
+            token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+            assert (
+                leaving.post(portal.url + "/logout", headers={"X-CSRF-Token": token}).status_code
+                == 303
+            )
+            closed_by = time.monotonic() + 5
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    gone.recv(timeout=max(0.1, closed_by - time.monotonic()))
+            assert gone.close_code == 4401
+            # Three more sweeps: the other socket is still open, and still answers.
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    kept.recv(timeout=3)
+            kept.ping().wait(timeout=5)
+            assert seen(staying.get(at(portal, alice_nb, "api/status"))).status_code == 200
 
 
 def test_a_session_that_is_not_ready_or_has_ended_says_so(

@@ -359,7 +359,10 @@ async def monitoring(app: Starlette) -> AsyncIterator[None]:
     """The notebook tool's lifespan: one monitor for the portal, woken by the cluster
     watcher, for as long as the portal runs. At start it takes up every session the
     database holds, so a restarted portal lists and reconnects them all."""
+    from app.security.sessions import SessionState as PortalSession
+    from app.security.sessions import SessionStore
     from wrappers.notebooks.proxy import NotebookProxy, probe
+    from wrappers.notebooks.proxy.sweep import Sweep
 
     gate: VerbGate = app.state.verbs
     readings: Readings = app.state.readings
@@ -380,12 +383,21 @@ async def monitoring(app: Starlette) -> AsyncIterator[None]:
         notebooks, gate, readings, publish, probing, get_logger("onestop.notebooks")
     )
     app.state.notebook_monitor = monitor
+
+    sessions: SessionStore = app.state.sessions
+
+    async def portal_session(id_hash: str) -> PortalSession:
+        return await sessions.load_hashed(id_hash, recent=True)
+
+    sweep = Sweep(proxy.passes, portal_session, proxy.sessions.get, wait_seconds=wait)
     with readings.following(monitor.listen):
-        task = asyncio.create_task(monitor.run())
+        tasks = [asyncio.create_task(monitor.run()), asyncio.create_task(sweep.run())]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await proxy.close()

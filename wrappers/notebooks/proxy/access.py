@@ -33,7 +33,7 @@ from app.policy import PolicyInputError, canonical_object
 from app.recent import Recent
 from app.security.sessions import Identity, SessionState
 from wrappers.notebooks.proxy.origins import NotebookOrigins, jupyter_prefix
-from wrappers.notebooks.proxy.passes import Passes
+from wrappers.notebooks.proxy.passes import Passes, tag
 from wrappers.notebooks.states import SessionState as NotebookState
 from wrappers.notebooks.store import NotebookSession
 
@@ -73,6 +73,8 @@ class Upstream:
     # The notebook origin's host (and port) as the browser uses it: what Jupyter is
     # told as Host, and compares the browser's Origin with.
     public_host: str
+    # Her pass, as Jupyter knows it (``passes.tag``): its sockets end with it.
+    pass_tag: str
 
     @property
     def prefix(self) -> str:
@@ -260,6 +262,12 @@ async def admit(
             ),
         )
     upstream = Upstream(
-        row.id, row.owner, row.host, row.port, row.secret, origins.netloc(session_id)
+        row.id,
+        row.owner,
+        row.host,
+        row.port,
+        row.secret,
+        origins.netloc(session_id),
+        tag(held.token_hash),
     )
     return Verdict(identity, upstream, portal)

@@ -9,7 +9,9 @@ answers:
 
 - 204 with ``X-Onestop-Upstream: host:port`` (the stored address, nothing from the
   request), ``X-Onestop-Notebook-Secret`` (for nginx to add upstream, as the embedded
-  proxy does) and ``X-Onestop-Host`` (the Host Jupyter must see), and who she is;
+  proxy does), ``X-Onestop-Host`` (the Host Jupyter must see), ``X-Onestop-Pass``
+  (her pass's tag, which ends her sockets when her portal session ends:
+  ``sweep.py``), and who she is;
 - 401 when connecting again may mend it (no pass, or her portal session ended);
 - 403 for every other refusal, its own status in ``X-Onestop-Status``.
 
@@ -91,6 +93,7 @@ async def decide(proxy: NotebookProxy, scope: Scope, receive: Receive, send: Sen
                 "x-onestop-upstream": f"{outcome.host}:{outcome.port}",
                 "x-onestop-notebook-secret": outcome.secret,
                 "x-onestop-host": outcome.public_host,
+                "x-onestop-pass": outcome.pass_tag,
                 "x-onestop-user": verdict.identity.unix_name,
             },
         )

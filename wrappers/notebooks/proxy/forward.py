@@ -121,6 +121,7 @@ class UpstreamClient:
             scope["headers"],
             host=upstream.public_host,
             secret=upstream.secret,
+            pass_tag=upstream.pass_tag,
             portal_cookies=self._portal_cookies,
         )
 

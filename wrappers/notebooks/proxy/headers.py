@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 __all__ = [
+    "PASS_HEADER",
     "SECRET_HEADER",
     "confined_cookie",
     "downstream_headers",
@@ -24,6 +25,11 @@ __all__ = [
 
 SECRET_HEADER = "x-onestop-notebook-secret"  # noqa: S105 - the header's name
 """Carries the session's secret to Jupyter (scripts/onestop_jupyter.py reads it)."""
+PASS_HEADER = "x-onestop-pass"  # noqa: S105 - the header's name
+"""Names the browser's pass (its tag, never the pass) for Jupyter, which closes the
+sockets opened with it when the portal says its portal session ended."""
+OURS = "x-onestop-"
+"""Every header so named is the proxy's to set: a browser's copy never goes up."""
 
 # RFC 9110 7.6.1; also the WebSocket handshake's own headers, which aiohttp makes
 # afresh for the upstream connection.
@@ -74,11 +80,12 @@ def upstream_headers(
     *,
     host: str,
     secret: str,
+    pass_tag: str,
     portal_cookies: frozenset[str],
 ) -> list[tuple[str, str]]:
     """Headers for Jupyter: end-to-end ones from the browser, ``host`` (the session's
-    origin as the browser names it, which Jupyter compares the Origin with), and the
-    secret."""
+    origin as the browser names it, which Jupyter compares the Origin with), the
+    secret and the tag of her pass."""
     decoded = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers]
     drop = _hop_by_hop(value for name, value in decoded if name == "connection") | PORTAL_ONLY
     result: list[tuple[str, str]] = []
@@ -86,13 +93,14 @@ def upstream_headers(
     for name, value in decoded:
         if name == "cookie":
             cookies.append(value)
-        elif name not in drop and not name.startswith("x-forwarded-"):
+        elif name not in drop and not name.startswith(("x-forwarded-", OURS)):
             result.append((name, value))
     kept = _cookies_without("; ".join(cookies), portal_cookies)
     if kept:
         result.append(("cookie", kept))
     result.append(("host", host))
     result.append((SECRET_HEADER, secret))
+    result.append((PASS_HEADER, pass_tag))
     return result
 
 

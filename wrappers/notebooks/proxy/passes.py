@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import transaction
@@ -25,7 +26,7 @@ from app.models import utcnow
 from app.recent import Recent
 from wrappers.notebooks.models import NotebookPass
 
-__all__ = ["CODE_SECONDS", "CodeTaken", "Passes", "Taken", "digest"]
+__all__ = ["CODE_SECONDS", "CodeTaken", "Passes", "Taken", "digest", "tag"]
 
 CODE_SECONDS = 60
 """How long a code lasts: it is used by the very next request of her browser."""
@@ -36,6 +37,12 @@ what ends a pass is its portal session ending, which is checked on every request
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
+
+
+def tag(token_hash: str) -> str:
+    """What Jupyter is told of a pass (``X-Onestop-Pass``): enough to name its sockets,
+    nothing that opens anything."""
+    return token_hash[:32]
 
 
 class Taken(StrEnum):
@@ -68,11 +75,17 @@ class Passes:
         self, *, portal_session: str, notebook_id: str, owner: str, state_hash: str
     ) -> str:
         """A new code for her browser (the state cookie's hash binds it to that browser);
-        expired passes of anyone are removed on the way."""
+        expired codes of anyone are removed on the way (cookies are the sweep's to
+        remove: it ends their sockets first)."""
         code = secrets.token_urlsafe(32)
         now = utcnow()
         async with transaction(self._database) as db:
-            await db.exec(delete(NotebookPass).where(NotebookPass.expires_at < now))  # type: ignore[arg-type]
+            await db.exec(
+                delete(NotebookPass).where(
+                    NotebookPass.kind == "code",  # type: ignore[arg-type]
+                    NotebookPass.expires_at < now,  # type: ignore[arg-type]
+                )
+            )
             db.add(
                 NotebookPass(
                     token_hash=digest(code),
@@ -126,6 +139,23 @@ class Passes:
                 )
             )
         return value
+
+    async def cookies(self) -> list[NotebookPass]:
+        """Every cookie pass there is (the sweep's rounds: one per browser and session)."""
+        async with self._database() as db:
+            rows = list(await db.exec(select(NotebookPass).where(NotebookPass.kind == "cookie")))
+        for row in rows:
+            row.expires_at = _aware(row.expires_at)
+        return rows
+
+    async def remove(self, token_hashes: list[str]) -> None:
+        """These passes are over: their next request connects again, from the start."""
+        if not token_hashes:
+            return
+        async with transaction(self._database) as db:
+            await db.exec(
+                delete(NotebookPass).where(NotebookPass.token_hash.in_(token_hashes))  # type: ignore[attr-defined]
+            )
 
     async def cookie(self, value: str) -> NotebookPass | None:
         """The unexpired cookie pass of this value, or None."""
