@@ -54,7 +54,7 @@ from wrappers.notebooks.proxy.access import (
 )
 from wrappers.notebooks.proxy.answers import audit_refusal, redirect, refuse
 from wrappers.notebooks.proxy.connect import CONNECT, ENTER, Connector, connect_page
-from wrappers.notebooks.proxy.decide import DECIDE, decide
+from wrappers.notebooks.proxy.decide import DECIDE, decide, from_nginx
 from wrappers.notebooks.proxy.forward import UPSTREAM_ANSWER, UpstreamClient
 from wrappers.notebooks.proxy.headers import SECRET_HEADER
 from wrappers.notebooks.proxy.origins import NotebookOrigins, jupyter_prefix, session_in_path
@@ -132,13 +132,16 @@ class NotebookProxy:
         verdict = await self.judge(scope, session_id)
         outcome = verdict.outcome
         if isinstance(outcome, Refusal):
+            # A refusal nginx hands on was audited when the decision made it.
+            audit = session_id is not None and not from_nginx(scope)
             if outcome.reconnect and _is_page(scope) and session_id is not None:
-                await audit_refusal(scope, "anonymous", session_id, outcome)
+                if audit:
+                    await audit_refusal(scope, "anonymous", session_id, outcome)
                 entry = CONNECT + "?" + urlencode({"next": path + _query_suffix(scope)})
                 await redirect(entry)(scope, receive, send)
                 return
             actor = verdict.identity.unix_name if verdict.identity else "anonymous"
-            if session_id is not None:
+            if audit and session_id is not None:
                 await audit_refusal(scope, actor, session_id, outcome)
             await refuse(scope, receive, send, self.portal, outcome)
             return

@@ -43,7 +43,7 @@ from wrappers.notebooks.settings import notebook_settings
 if TYPE_CHECKING:
     from wrappers.notebooks.proxy import NotebookProxy
 
-__all__ = ["DECIDE", "KEY_HEADER", "decide"]
+__all__ = ["DECIDE", "KEY_HEADER", "decide", "from_nginx"]
 
 DECIDE = "/_onestop/auth"
 KEY_HEADER = b"x-onestop-auth-key"
@@ -68,15 +68,17 @@ def asked_scope(scope: Scope) -> Scope:
     }
 
 
-async def decide(proxy: NotebookProxy, scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer nginx's question about one request (see the module's text)."""
+def from_nginx(scope: Scope) -> bool:
+    """Whether nginx sent this request with the site's key: its question, or a refusal
+    it hands on after asking (``@onestop_refused``), which the decision has audited."""
     key = notebook_settings(scope["app"].state.settings).auth_request_key
     sent = header(scope, KEY_HEADER) or ""
-    if (
-        scope["type"] != "http"
-        or not key
-        or not secrets.compare_digest(sent.encode("utf-8", "replace"), key.encode())
-    ):
+    return bool(key) and secrets.compare_digest(sent.encode("utf-8", "replace"), key.encode())
+
+
+async def decide(proxy: NotebookProxy, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer nginx's question about one request (see the module's text)."""
+    if scope["type"] != "http" or not from_nginx(scope):
         await refuse(scope, receive, send, proxy.portal, NOT_HERE)
         return
     asked = asked_scope(scope)
