@@ -47,9 +47,10 @@ def free_port() -> int:
         return port
 
 
-def _config(workdir: Path, port: int, portal: str, key: str) -> str:
+def _config(workdir: Path, port: int, portal: str, key: str, host: str = "") -> str:
     notebooks = render(
-        domain=NOTEBOOK_DOMAIN,
+        domain="" if host else NOTEBOOK_DOMAIN,
+        host=host,
         portal=portal,
         auth_key=key,
         listen=f"127.0.0.1:{port}",
@@ -99,12 +100,15 @@ http {{
 
 
 @contextlib.contextmanager
-def nginx_in_front(workdir: Path, port: int, portal: str, key: str) -> Iterator[Path]:
+def nginx_in_front(
+    workdir: Path, port: int, portal: str, key: str, notebook_host: str = ""
+) -> Iterator[Path]:
     """nginx on ``127.0.0.1:port`` for the portal at ``portal`` (host:port) and its
-    notebook origins; stopped (and waited for) on exit. Yields its folder."""
+    notebook origins (each session's host, or the one ``notebook_host``); stopped
+    (and waited for) on exit. Yields its folder."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "nginx.conf"
-    config.write_text(_config(workdir, port, portal, key))
+    config.write_text(_config(workdir, port, portal, key, notebook_host))
     tested = subprocess.run(
         ["nginx", "-t", "-q", "-c", str(config), "-p", str(workdir)],
         capture_output=True,
@@ -140,11 +144,13 @@ def portal_behind_nginx(
     workdir: Path, port: int = NGINX_PORT, **extra_env: str
 ) -> Iterator[Portal]:
     """A portal whose public address (``http://127.0.0.1:<port>``) is nginx's, the
-    portal itself on another loopback port, sharing an auth_request key with nginx."""
+    portal itself on another loopback port, sharing an auth_request key with nginx
+    (and, with ``ONESTOP_NOTEBOOKS__HOST``, its one notebook host)."""
     key = secrets.token_urlsafe(32)
     own = free_port()
+    host = extra_env.get("ONESTOP_NOTEBOOKS__HOST", "")
     with (
-        nginx_in_front(workdir / "nginx", port, f"127.0.0.1:{own}", key),
+        nginx_in_front(workdir / "nginx", port, f"127.0.0.1:{own}", key, host),
         running_portal(
             workdir,
             port,

@@ -89,3 +89,18 @@ def test_nothing_but_plain_values_get_in(field: str, value: str) -> None:
             certificate=asked["certificate"],
             certificate_key=asked["certificate_key"],
         )
+
+
+def test_the_one_host_block_names_that_host_and_reads_the_session_from_the_path() -> None:
+    """For ``notebooks.host`` the block serves that one name and takes the session
+    from ``/notebooks/<id>/`` (the cookie paths need it); one of the two, never both."""
+    text = render(host="nb.example.edu", portal="127.0.0.1:8000", auth_key=KEY)
+    assert "server_name nb.example.edu;" in text
+    assert '"~^/notebooks/([0-9a-f]{16})/" $1;' in text
+    for wrong in (
+        {"domain": "notebooks.example.edu", "host": "nb.example.edu"},
+        {},
+        {"host": "nb.example.edu; return 200"},
+    ):
+        with pytest.raises(ValueError):
+            render(portal="127.0.0.1:8000", auth_key=KEY, **wrong)

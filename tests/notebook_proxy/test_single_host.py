@@ -23,17 +23,26 @@ from tests.notebook_origin import (
     signed_in_browser,
     stand_in,
 )
+from tests.notebook_paths import PATHS, portal_behind_nginx
 
 HOST = "nb.localhost"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=PATHS)
 def one_host_portal(
-    cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory
+    cluster: None,
+    idp: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Portal]:
-    with running_portal(
-        tmp_path_factory.mktemp("single-host"), TEST_PORT + 10, ONESTOP_NOTEBOOKS__HOST=HOST
-    ) as portal:
+    """The portal with one notebook host, its own proxy carrying notebook traffic or
+    nginx in front (the server block rendered for ``notebooks.host``)."""
+    workdir = tmp_path_factory.mktemp("single-host")
+    if request.param == "nginx":
+        with portal_behind_nginx(workdir, ONESTOP_NOTEBOOKS__HOST=HOST) as portal:
+            yield portal
+        return
+    with running_portal(workdir, TEST_PORT + 10, ONESTOP_NOTEBOOKS__HOST=HOST) as portal:
         yield portal
 
 

@@ -1,11 +1,13 @@
 """nginx's server block for notebook origins, the fast path (``notebooks.conf``).
 
-nginx serves every ``<session id>.<notebooks.domain>`` host and forwards straight to
-the session's Jupyter server, after asking the portal (``auth_request`` to
-``/_onestop/auth``, ``proxy/decide.py``) whether this request may pass and where it
-goes. Connecting and refusals go to the portal's own proxy, which decides the same way
-and answers in words. ``render`` fills the template; the README shows it for
-production and the tests render the same file for loopback.
+nginx serves every ``<session id>.<notebooks.domain>`` host (or, for a site without
+wildcard names, the one ``notebooks.host`` with each session under
+``/notebooks/<id>/``) and forwards straight to the session's Jupyter server, after
+asking the portal (``auth_request`` to ``/_onestop/auth``, ``proxy/decide.py``)
+whether this request may pass and where it goes. Connecting and refusals go to the
+portal's own proxy, which decides the same way and answers in words. ``render``
+fills the template; the README shows it for production and the tests render the same
+file for loopback.
 
     python -m wrappers.notebooks.nginx --domain notebooks.example.edu \
         --portal 127.0.0.1:8000 --key-file /etc/onestop/nginx-auth-key \
@@ -28,9 +30,24 @@ _HOST = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{
 _SAFE = re.compile(r"^[^;\s{}\"'\\$]+$")
 
 
+_SESSION_FROM_PATH = """# On the one notebook host, the session is the one the path names.
+map $uri $onestop_nb_session {
+    "~^/notebooks/([0-9a-f]{16})/" $1;
+    default "";
+}
+
+"""
+
+
+def _server_name(domain: str) -> str:
+    escaped = re.escape(domain).replace("\\-", "-")
+    return f'"~^(?<onestop_nb_session>[0-9a-f]{{16}})\\.{escaped}$"'
+
+
 def render(
     *,
-    domain: str,
+    domain: str = "",
+    host: str = "",
     portal: str,
     auth_key: str,
     listen: str = "443 ssl http2",
@@ -39,14 +56,19 @@ def render(
     cache_path: str = "/var/cache/nginx/onestop-notebooks",
     cache_seconds: int = 2,
 ) -> str:
-    """The server block for ``domain``'s notebook hosts, forwarding to the portal at
-    ``portal`` (``host:port``) for decisions, refusals and connecting.
+    """The server block for ``domain``'s notebook hosts (or the one ``host``: exactly
+    one of the two), forwarding to the portal at ``portal`` (``host:port``) for
+    decisions, refusals and connecting.
 
     TLS when ``certificate`` is given (``listen`` then names ``ssl``). Raises
     ValueError for a value that is not what it should be (it would end up in nginx's
     configuration)."""
-    if not _HOST.match(domain):
-        raise ValueError(f"domain {domain!r} is not a DNS name (notebooks.domain)")
+    if bool(domain) == bool(host):
+        raise ValueError("give either the notebook domain or the one notebook host")
+    name = domain or host
+    if not _HOST.match(name):
+        setting = "notebooks.domain" if domain else "notebooks.host"
+        raise ValueError(f"{name!r} is not a DNS name ({setting})")
     if not _ADDRESS.match(portal):
         raise ValueError(f"portal {portal!r} is not host:port")
     if len(auth_key) < 16 or not _SAFE.match(auth_key):
@@ -66,7 +88,10 @@ def render(
         tls = f"ssl_certificate     {certificate};\n    ssl_certificate_key {certificate_key};"
     values = {
         "listen": f"listen {listen};",
-        "domain_regex": re.escape(domain).replace("\\-", "-"),
+        "server_name": _server_name(domain) if domain else host,
+        # Which session a request is for: the host's first label, or on the one
+        # host the path's (the same name either way, for the cookie paths below).
+        "session_map": "" if domain else _SESSION_FROM_PATH,
         "tls": tls,
         "portal": portal,
         "auth_key": auth_key,
@@ -83,7 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m wrappers.notebooks.nginx", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--domain", required=True, help="notebooks.domain")
+    names = parser.add_mutually_exclusive_group(required=True)
+    names.add_argument("--domain", default="", help="notebooks.domain (one host per session)")
+    names.add_argument("--host", default="", help="notebooks.host (one host for all)")
     parser.add_argument("--portal", default="127.0.0.1:8000", help="the portal's host:port")
     parser.add_argument(
         "--key-file", required=True, type=Path, help="holds notebooks.auth_request_key"
@@ -98,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(
             render(
                 domain=args.domain,
+                host=args.host,
                 portal=args.portal,
                 auth_key=args.key_file.read_text().strip(),
                 listen=args.listen,
