@@ -50,6 +50,8 @@ ALL_TABLES = {
     "notebook_sessions",
     "policy_seeded",
     "notebook_passes",
+    "data_transfers",
+    "data_connections",
 }
 
 

@@ -104,6 +104,27 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "notebooks.stop": ({"session_id": "0123456789abcdef"}, "user"),
     # The monitor's warning of a session's end, for its owner; no such session here.
     "notebooks.warn": ({"session_id": "0123456789abcdef"}, "service:notebooks-monitor"),
+    # Data transfers (wrappers/data): no such transfer or connection here, and an
+    # import whose only address the site refuses (a file:// one) starts nothing.
+    "data.import": ({"source": "url", "urls": "file:///etc/passwd"}, "user"),
+    "data.export": (
+        {"destination": "s3", "source_path": "/home/{who}/gate-none-{n}", "bucket": "b"},
+        "user",
+    ),
+    "data.list": ({}, "user"),
+    "data.show": ({"transfer_id": "0123456789abcdef"}, "user"),
+    "data.cancel": ({"transfer_id": "0123456789abcdef"}, "user"),
+    "data.retry": ({"transfer_id": "0123456789abcdef"}, "user"),
+    "data.forget": ({"transfer_id": "0123456789abcdef"}, "user"),
+    "data.follow": ({}, "service:data-monitor"),
+    "data.connections.list": ({}, "user"),
+    "data.connections.save": ({"kind": "s3", "name": "gate", "bucket": "x"}, "user"),
+    "data.connections.delete": ({"connection_id": "0123456789abcdef"}, "user"),
+    "data.browse": ({"kind": "s3", "connection_id": "0123456789abcdef"}, "user"),
+    "data.accept_host_key": (
+        {"key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "connection_id": "0123456789abcdef"},
+        "user",
+    ),
     "notifications.list": ({"user": "{who}"}, "user"),
     "notifications.open": ({"id": 1}, "user"),
     "notifications.mark_seen": ({}, "user"),
