@@ -87,4 +87,7 @@ PARTITIONS = (
     # name, MaxTime, Default
     ("debug", "01:00:00", True),
     ("long", "7-00:00:00", False),
+    # Where the Data tool's large transfers run as jobs of their owners
+    # (data.transfer_partition), so the login node stays responsive.
+    ("transfer", "1-00:00:00", False),
 )

@@ -71,7 +71,11 @@ def slurm_conf_text() -> str:
 
 
 # Settings that ``scontrol reconfigure`` applies without restarting any daemon.
-RECONFIGURABLE = frozenset({"PrologSlurmctld", "EpilogSlurmctld", "MinJobAge", "MailProg"})
+# A new partition is one too (the Data tool's ``transfer``): jobs running elsewhere
+# stay as they are.
+RECONFIGURABLE = frozenset(
+    {"PrologSlurmctld", "EpilogSlurmctld", "MinJobAge", "MailProg", "PartitionName"}
+)
 
 
 def reconfigurable(old: str | None, new: str) -> bool:
