@@ -22,7 +22,7 @@ from app.logs import get_logger
 from app.models import utcnow
 from app.security.sessions import Identity
 from app.verbs.catalog import NoArgs, Verb
-from app.verbs.errors import VerbError, VerbFailed, VerbInvalid, VerbUnavailable
+from app.verbs.errors import ErrorKind, VerbError, VerbFailed, VerbInvalid
 from app.verbs.gate import agent_work
 from app.verbs.services import Services
 from managers.data.progress import STALE_SECONDS, Progress, TransferState
@@ -462,7 +462,9 @@ async def follow_transfers(args: NoArgs, identity: Identity, services: Any) -> T
             reports = await agent_work(
                 services, owner, "data.progress", ids=[row.id for row in active]
             )
-        except VerbUnavailable:
+        except VerbError as error:
+            if error.kind is not ErrorKind.UNAVAILABLE:
+                raise
             reports = {}  # her agent is not answering: nothing is decided this round
         for row in active:
             report = reports.get(row.id)
