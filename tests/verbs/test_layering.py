@@ -53,6 +53,7 @@ ALLOWED = {
     "wrappers/jobs/fragments.py": "renders the watcher's own job events",
     "wrappers/notebooks/proxy/forward.py": "the reverse proxy: talks HTTP to notebook servers",
     "wrappers/notebooks/proxy/probe.py": "asks a notebook server whether it is up",
+    "wrappers/notebooks/proxy/sweep.py": "asks notebook servers to close ended passes' sockets",
     "app/tools.py": "names each tool's template folder (a Path); opens nothing",
     "app/web/templating.py": "hands the tools' template folders to Jinja's loader",
 }
