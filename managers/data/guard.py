@@ -182,10 +182,9 @@ class Guard:
             return f"{shown} is this portal's own address; a transfer may not connect to it."
         if self._is_allowed(address):
             return None
-        why = _why_not_public(address)
+        # An IPv6 form of an IPv4 address goes where the IPv4 address does.
         inner = _embedded(address)
-        if why is None and inner is not None:
-            why = _why_not_public(inner)
+        why = _why_not_public(inner if inner is not None else address)
         if why is None:
             return None
         return (
