@@ -258,7 +258,7 @@ class Work:
             raise disk_error(error) from error
         finally:
             handle.close()
-            if path in self.partials:
+            if not sink.kept and path in self.partials:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
                 self.untrack(path)
@@ -305,6 +305,8 @@ class Sink:
         self.path = path
         self.handle = handle
         self.size = 0
+        # Kept after the ``with``: the caller places it later (or the clean-up goes).
+        self.kept = False
 
     def write(self, data: bytes) -> None:
         self.handle.write(data)

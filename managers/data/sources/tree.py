@@ -86,8 +86,7 @@ def _copy_down(
                 "network",
                 f"{posixpath.basename(path)} arrived with {sink.size:,} of {size:,} bytes.",
             )
-        work.untrack(sink.path)  # kept: the caller places it (or removes it)
-        work.track(sink.path)
+        sink.kept = True  # the caller places it (or the clean-up removes it)
         return sink.path, sink.size, digest.hexdigest() if digest else None
 
 
@@ -113,7 +112,8 @@ def import_tree(
     **open_options: Any,
 ) -> None:
     """Bring ``root`` (a file, or a folder with all below it) into her folder: a file
-    under its own name, a folder as ``top_name`` (or a free variant)."""
+    under its own name, a folder's contents directly. ``top_name`` names a file whose
+    own name is unusable."""
     target = work.spec.local_path
     info = fs.info(root)
     if not _is_dir(info):
@@ -160,7 +160,6 @@ def import_tree(
         parts = _relative_parts(root.rstrip("/"), str(path).rstrip("/"))
         if parts:
             os.makedirs(os.path.join(scratch, *parts), exist_ok=True)
-    checks: list[Check] = []
     for index, (path, item) in enumerate(sorted(files.items())):
         parts = _relative_parts(root.rstrip("/"), str(path))
         if not parts:
@@ -184,27 +183,28 @@ def import_tree(
         method = _checked(want, digest, relative)
         os.rename(partial, os.path.join(folder, parts[-1]))
         work.untrack(partial)
-        check = Check(path=f"{top_name}/{relative}", size=got, method=method, ok=True)
-        checks.append(check)
-        work.finished(check)
+        work.finished(Check(path=relative, size=got, method=method, ok=True))
     work.set_state(TransferState.VERIFYING, "Checking the files")
-    os.chmod(scratch, 0o777 & ~_umask())
-    final = work.place(scratch, target, top_name)
-    if final != top_name:  # the checks name where the files really are
+    # Everything arrived and was checked: its entries go into her folder, as
+    # ``aws s3 cp --recursive`` or ``scp -r dir/.`` would put them (a name she
+    # already has gets a free variant instead).
+    renamed: dict[str, str] = {}
+    for entry in sorted(os.listdir(scratch)):
+        final = work.place(os.path.join(scratch, entry), target, entry)
+        renamed[entry] = final
+        work.add_result(final)
+    os.rmdir(scratch)
+    work.untrack(scratch)
+    if any(old != new for old, new in renamed.items()):  # the checks say where files are
         with work.lock:
-            work.checks = [
-                Check(path=final + c.path[len(top_name) :], size=c.size, method=c.method, ok=c.ok)
-                if c in checks
-                else c
-                for c in work.checks
-            ]
-    work.add_result(final)
+            work.checks = [_moved(check, renamed) for check in work.checks]
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+def _moved(check: Check, renamed: dict[str, str]) -> Check:
+    first, slash, rest = check.path.partition("/")
+    if first not in renamed:
+        return check
+    return check.model_copy(update={"path": renamed[first] + slash + rest})
 
 
 def export_tree(
