@@ -52,7 +52,7 @@ HOOK_EVENTS = HOOK_EVENTS_DIR / "events"
 # Each fake node claims the whole (2-core) machine; SlurmdParameters=config_overrides
 # keeps a smaller machine from draining them, so jobs schedule the same way everywhere.
 NODE_CPUS = 2
-NODE_MEMORY_MB = 2000
+NODE_MEMORY_MB = 4000
 
 # A clean environment for daemons, so they never inherit a caller's venv or test settings.
 DAEMON_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}

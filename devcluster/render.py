@@ -74,7 +74,15 @@ def slurm_conf_text() -> str:
 # A new partition is one too (the Data tool's ``transfer``): jobs running elsewhere
 # stay as they are.
 RECONFIGURABLE = frozenset(
-    {"PrologSlurmctld", "EpilogSlurmctld", "MinJobAge", "MailProg", "PartitionName"}
+    {
+        "PrologSlurmctld",
+        "EpilogSlurmctld",
+        "MinJobAge",
+        "MailProg",
+        "PartitionName",
+        # Read by each job's slurmstepd as it starts: running jobs keep the old value.
+        "JobAcctGatherParams",
+    }
 )
 
 
