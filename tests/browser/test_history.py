@@ -40,7 +40,10 @@ def test_alice_reads_her_history(page: Page, portal: Portal) -> None:
     # The filter is in the address, so it can be bookmarked (and the new page is here).
     expect(page).to_have_url(re.compile(f"name={tag}"))
     rows = page.locator("#job-history tbody tr[data-job]")
-    expect(rows).to_have_count(2)
+    try:
+        expect(rows).to_have_count(2)
+    except AssertionError as missing:  # once in CI: say what the page said instead
+        raise AssertionError(f"{missing}\nthe page said: {page.inner_text('main')}") from None
     expect(page.locator(f"tr[data-job='{broken}']")).to_contain_text("exit code 3")
     expect(page.locator(f"tr[data-advice-for='{fine}']")).to_contain_text(
         "You asked for 1 hour and used 3 seconds"
