@@ -82,6 +82,22 @@ Provides = Callable[["Services"], Awaitable[object]]
 OwnOrigins = Callable[["Settings"], HostClaim]
 
 
+@dataclass(frozen=True)
+class ContextSection:
+    """One part of what a page shows, in words for the person who helps (a job's state,
+    a file's permissions): what ``Tool.page_context`` answers."""
+
+    key: str
+    title: str
+    text: str
+
+
+# page_context(request, page) -> what the tool's page at ``page`` (a path with its
+# query, the page someone asks for help from) shows, read through verbs as the viewer;
+# empty for a page that is not the tool's own. A help tool asks every tool.
+PageContext = Callable[[Request, str], Awaitable[Sequence[ContextSection]]]
+
+
 class ToolError(Exception):
     """A tool that cannot be loaded as it is; the message names the tool."""
 
@@ -113,6 +129,11 @@ class Tool:
     # A template from its folder shown in the navigation bar of every page, after the
     # links (the notifications bell).
     nav_item: str | None = None
+    # A template from its folder shown on every signed-in page, below the page's own
+    # content (the help tool's "Get help"); ``request`` is in its context.
+    page_action: str | None = None
+    # What its own pages show, for someone asked for help from one (see PageContext).
+    page_context: PageContext | None = None
     # Verbs this tool brings: in the gate's catalog while the tool is enabled. Their
     # names start with the tool's name, or with one of ``namespaces``.
     verbs: Sequence[Verb[Any, Any]] = ()

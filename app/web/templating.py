@@ -51,6 +51,7 @@ def build_templates(
         # The tools with a page of their own, in the navigation bar (app/tools.py).
         nav_tools=[tool for tool in nav_tools if tool.url],
         nav_items=[tool for tool in nav_tools if tool.nav_item],
+        page_actions=[tool for tool in nav_tools if tool.page_action],
     )
     return Jinja2Templates(env=env)
 

@@ -52,6 +52,8 @@ ALL_TABLES = {
     "notebook_passes",
     "data_transfers",
     "data_connections",
+    "help_tickets",
+    "help_messages",
 }
 
 

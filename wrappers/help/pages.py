@@ -1,0 +1,211 @@
+"""The Help pages: "Get help" (the form, filled with the page's context), "My
+questions", one question's thread, and the staff queue.
+
+Forms post plainly and come back to a page; a mistake is said next to its field with
+what she typed kept. Each section of context is shown with a checkbox: a section she
+unticks is not sent, so it is never stored. Refusals and outages are answered by the
+portal's pages for them (app/web/errors.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from app.auth.profile import viewer_profile
+from app.tools import ContextSection
+from app.verbs import ErrorKind, VerbError, VerbInvalid
+from app.web.errors import status_of
+from app.web.templating import message_page, render
+from wrappers.help.context import page_sections, safe_page
+from wrappers.help.text import markdown
+from wrappers.help.views import STATE_WORDS
+from wrappers.request import verb_gate, viewer
+
+NO_SUCH = frozenset({ErrorKind.NOT_FOUND, ErrorKind.DENIED, ErrorKind.INVALID})
+
+
+async def _is_staff(request: Request) -> bool:
+    return await verb_gate(request).allowed(viewer(request), "help.queue")
+
+
+async def _form(
+    request: Request,
+    page: str,
+    sections: list[ContextSection],
+    form: dict[str, Any] | None = None,
+    fields: dict[str, str] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "help/new.html",
+        {
+            "active": "help",
+            "page": page,
+            "sections": sections,
+            "form": form or {},
+            "fields": fields or {},
+            "error": error,
+            "projects": (await viewer_profile(request)).projects,
+        },
+        status_code=status,
+    )
+
+
+async def new_form(request: Request) -> Response:
+    page = safe_page(request.query_params.get("page", ""))
+    return await _form(request, page, await page_sections(request, page))
+
+
+async def ask(request: Request) -> Response:
+    form = await request.form()
+    page = safe_page(str(form.get("page", "")))
+    # The context is read again, as her, now: what the browser sends back is only her
+    # choice of sections, never their text, so nothing she did not see can be added.
+    offered = await page_sections(request, page)
+    kept = set(form.getlist("keep"))
+    chosen = [s for s in offered if s.key in kept]
+    attachments = [line.strip() for line in str(form.get("attachments", "")).splitlines()]
+    try:
+        made = await verb_gate(request).call(
+            viewer(request),
+            "help.ask",
+            title=str(form.get("title", "")),
+            text=str(form.get("text", "")),
+            project=str(form.get("project", "")),
+            sections=[{"key": s.key, "title": s.title, "text": s.text} for s in chosen],
+            attachments=[a for a in attachments if a],
+            consent=form.get("consent") == "on",
+            page=page,
+        )
+    except VerbInvalid as error:
+        values = {k: str(v) for k, v in form.items()}
+        return await _form(request, page, offered, values, error.fields, error.message, 400)
+    return RedirectResponse(f"/help/{made.id}", status_code=303)
+
+
+async def mine(request: Request) -> Response:
+    listed = await verb_gate(request).call(viewer(request), "help.mine")
+    return render(
+        request,
+        "help/mine.html",
+        {
+            "active": "help",
+            "tickets": listed.tickets,
+            "state_words": STATE_WORDS,
+            "is_staff": await _is_staff(request),
+        },
+    )
+
+
+def _not_found(request: Request) -> Response:
+    return message_page(
+        request,
+        "No such question",
+        "This question does not exist, or it is not yours to see.",
+        status_code=404,
+        action_url="/help",
+        action_label="Back to your questions",
+        tone="error",
+    )
+
+
+async def ticket_page(request: Request, error: str = "", status: int = 200) -> Response:
+    identity = viewer(request)
+    gate = verb_gate(request)
+    try:
+        view = await gate.call(identity, "help.show", ticket_id=request.path_params["ticket_id"])
+    except VerbError as failure:
+        if failure.kind in NO_SUCH:
+            return _not_found(request)
+        raise
+    canned = (await gate.call(identity, "help.canned")).answers if view.staff_view else []
+    # A canned answer fills the reply box, to be read and changed before sending.
+    chosen = request.query_params.get("canned", "")
+    prefill = canned[int(chosen)].text if chosen.isdigit() and int(chosen) < len(canned) else ""
+    return render(
+        request,
+        "help/ticket.html",
+        {
+            "active": "help",
+            "ticket": view,
+            "state_words": STATE_WORDS,
+            "canned": canned,
+            "mine": view.author == identity.unix_name,
+            "error": error,
+            "prefill": prefill,
+            "markdown": markdown,
+        },
+        status_code=status,
+    )
+
+
+async def act(request: Request) -> Response:
+    """Reply, note, assign, state or consent: one verb each, then back to the thread."""
+    ticket_id = request.path_params["ticket_id"]
+    action = request.path_params["action"]
+    form = await request.form()
+    arguments: dict[str, Any] = {"ticket_id": ticket_id}
+    verb = {
+        "reply": "help.reply",
+        "note": "help.note",
+        "assign": "help.assign",
+        "state": "help.state",
+        "consent": "help.consent",
+    }.get(action)
+    if verb is None:
+        return _not_found(request)
+    if action in ("reply", "note"):
+        arguments["text"] = str(form.get("text", ""))
+    elif action == "state":
+        arguments["state"] = str(form.get("state", ""))
+    elif action == "consent":
+        arguments["consent"] = form.get("consent") == "on"
+    try:
+        await verb_gate(request).call(viewer(request), verb, **arguments)
+    except VerbInvalid as error:
+        return await ticket_page(request, error.message, status_of(error.kind))
+    except VerbError as error:
+        if error.kind in (ErrorKind.NOT_FOUND, ErrorKind.DENIED):
+            return _not_found(request)
+        raise
+    return RedirectResponse(f"/help/{ticket_id}", status_code=303)
+
+
+async def queue_page(request: Request) -> Response:
+    params = request.query_params
+    filters = {
+        "state": params.get("state", "open"),
+        "person": params.get("person", ""),
+        "project": params.get("project", ""),
+        "older_than_days": params.get("older_than_days", "") or "0",
+    }
+    try:
+        listed = await verb_gate(request).call(viewer(request), "help.queue", **filters)
+    except VerbInvalid as error:
+        return message_page(request, "Those filters are not right", error.message, status_code=400)
+    return render(
+        request,
+        "help/queue.html",
+        {
+            "active": "help",
+            "tickets": listed.tickets,
+            "filters": filters,
+            "state_words": STATE_WORDS,
+        },
+    )
+
+
+routes = [
+    Route("/help", mine, methods=["GET"]),
+    Route("/help/new", new_form, methods=["GET"]),
+    Route("/help/new", ask, methods=["POST"]),
+    Route("/help/queue", queue_page, methods=["GET"]),
+    Route("/help/{ticket_id:str}", ticket_page, methods=["GET"]),
+    Route("/help/{ticket_id:str}/{action:str}", act, methods=["POST"]),
+]

@@ -1,0 +1,39 @@
+"""The Help tool's settings section: ``[help]`` in the TOML file, ``ONESTOP_HELP__*``
+in the environment (README: Getting help, for administrators).
+
+What a site decides about its help desk: the address new tickets and replies are
+copied to, the answers its staff reuse, and how much one ticket may carry.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from app.settings import Settings
+
+__all__ = ["CannedAnswer", "HelpSettings", "help_settings"]
+
+
+class CannedAnswer(BaseModel):
+    """An answer staff give often, under a short title ("Ask for more memory")."""
+
+    title: str = Field(min_length=1, max_length=120)
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class HelpSettings(BaseModel):
+    # The site's help desk (RT, OTRS, ServiceNow take e-mail): new tickets and replies
+    # are copied there. Empty: tickets stay in the portal.
+    helpdesk_address: str = Field(default="", max_length=320)
+    canned_answers: list[CannedAnswer] = Field(default_factory=list)
+    # Limits on what one ticket carries, said plainly when passed.
+    max_title_chars: int = Field(default=200, ge=20, le=1000)
+    max_text_chars: int = Field(default=20_000, ge=100, le=200_000)
+    max_section_chars: int = Field(default=20_000, ge=100, le=200_000)
+    max_attachments: int = Field(default=10, ge=0, le=100)
+    # Lines of a job's error output or a notebook's log put in the context.
+    tail_lines: int = Field(default=40, ge=1, le=1000)
+
+
+def help_settings(settings: Settings) -> HelpSettings:
+    return settings.section("help", HelpSettings)
