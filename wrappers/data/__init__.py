@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute
 
 from app.tools import Card, Tool
 from app.verbs import Services
-from wrappers.data import connections, fragments, pages, verbs
+from wrappers.data import connections, fragments, help_context, pages, verbs
 from wrappers.data.models import DataConnection, Transfer
 from wrappers.data.monitor import monitoring
 from wrappers.data.service import Data
@@ -79,6 +79,8 @@ tool = Tool(
     models=(Transfer, DataConnection),
     operations=OPERATIONS,
     provides=provide,
+    # What its pages show, for someone asked for help from one.
+    page_context=help_context.page_context,
     order=25,
 )
 

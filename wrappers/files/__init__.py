@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from app.tools import Card, Tool
 from app.verbs import Services
 from managers.files.agent_operations import OPERATIONS
-from wrappers.files import browse, live, public_links, sharing, transfer, trash, view
+from wrappers.files import browse, help_context, live, public_links, sharing, transfer, trash, view
 from wrappers.files.models import FileShare, PublicLink
 from wrappers.files.settings import FileSettings
 from wrappers.files.share_store import ShareStore
@@ -90,6 +90,8 @@ tool = Tool(
     models=(FileShare, PublicLink),
     operations=OPERATIONS,
     provides=provide,
+    # What its pages show, for someone asked for help from one.
+    page_context=help_context.page_context,
     order=20,
 )
 

@@ -18,7 +18,7 @@ from app.tools import Card, Tool
 from app.verbs import Services
 from app.verbs.services import Extensions
 from managers.execution.agent_operations import OPERATIONS
-from wrappers.jobs import fragments, fromfile, history, pages, templates
+from wrappers.jobs import fragments, fromfile, help_context, history, pages, templates
 from wrappers.jobs.models import JobTemplate
 from wrappers.jobs.project_access import project_access
 from wrappers.jobs.template_store import TemplateStore
@@ -96,6 +96,8 @@ tool = Tool(
     operations=OPERATIONS,
     provides=provide,
     lifespan=seeding,
+    # What its pages show, for someone asked for help from one.
+    page_context=help_context.page_context,
     order=10,
 )
 

@@ -25,7 +25,7 @@ from app.verbs import Services
 from app.web.words import JobClaim
 from managers.notebooks import session_of_job
 from managers.notebooks.agent_operations import OPERATIONS
-from wrappers.notebooks import fragments, pages, proxy
+from wrappers.notebooks import fragments, help_context, pages, proxy
 from wrappers.notebooks.models import NotebookPass, NotebookSession
 from wrappers.notebooks.monitor import MONITOR, monitoring
 from wrappers.notebooks.proxy.passes import Passes
@@ -107,6 +107,8 @@ tool = Tool(
     provides=provide,
     own_origins=proxy.claim_origins,
     claim_job=claim_job,
+    # What its pages show, for someone asked for help from one.
+    page_context=help_context.page_context,
     order=30,
 )
 
