@@ -275,6 +275,8 @@ def test_staff_queue_reply_live_and_notes_stay_with_staff(help_portal: Portal) -
         hers = alice.get(f"{portal.url}/help/{ticket}").text
         assert f"reply {marker}" in hers and f"note {marker}" not in hers
         assert "Waiting for you" in hers
+        bell = alice.get(f"{portal.url}/notifications").text
+        assert "carol answered your question" in bell, "a staff reply reaches her bell"
         assert ticket_row(portal, ticket)["state"] == "waiting"
         # Her answer reopens it; her consent is hers to give and take back, audited.
         alice.post(

@@ -99,6 +99,7 @@ class HelpStore:
             if ticket is None:
                 return None
             db.add(message)
+            await db.flush()  # its id, for the notification that names it
             for key, value in changes.items():
                 setattr(ticket, key, value)
             ticket.updated_at = utcnow()

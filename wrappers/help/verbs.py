@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.models import utcnow
+from app.notify.store import NewNotification
 from app.policy.roles import MEMBER, PROJECT_ADMIN
 from app.security.sessions import Identity
 from app.verbs.catalog import NoArgs, Verb
@@ -136,6 +137,25 @@ async def _announce(services: Any, row: HelpTicket, what: str) -> None:
     await _help(services).announcer.ticket_changed(row, what)
 
 
+async def _tell_her(services: Any, row: HelpTicket, message: HelpMessage) -> None:
+    """A staff reply reaches her bell too (kept until she opens it)."""
+    notifier = services.notifier
+    if notifier is None:
+        return
+    recorded = await notifier.store.record(
+        NewNotification(
+            row.author,
+            "help-reply",
+            f"help:{row.id}:{message.id}",
+            f"{message.author} answered your question",
+            f"“{row.title[:120]}”",
+            f"/help/{row.id}",
+        )
+    )
+    if recorded is not None:
+        await notifier.announce(row.author)
+
+
 # -- handlers --------------------------------------------------------------------------
 
 
@@ -216,6 +236,8 @@ async def reply(args: ReplyArgs, identity: Identity, services: Any) -> TicketVie
     message = HelpMessage(ticket_id=row.id, author=identity.unix_name, kind=kind, body=text)
     updated = await help_.store.add_message(message, state=state) or row
     await _announce(services, updated, "replied")
+    if kind == "staff":
+        await _tell_her(services, updated, message)
     return await _view(services, identity, updated)
 
 
