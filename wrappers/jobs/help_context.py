@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from app.tools import ContextSection
 from app.verbs import ErrorKind, VerbError
+from wrappers.jobs.diagnosis import diagnose
 from wrappers.request import verb_gate, viewer
 
 JOB_PAGE = re.compile(r"^/jobs/(\d+(?:_\d+)?)$")
@@ -30,6 +31,7 @@ async def page_context(request: Request, page: str) -> list[ContextSection]:
     if job.time_limit_minutes is not None:
         asked.append(f"Time limit: {job.time_limit_minutes} minutes")
     used = ""
+    measured = None
     try:
         if await gate.allowed(identity, "jobs.history", user=job.user):
             today = datetime.now(UTC).date()
@@ -44,6 +46,7 @@ async def page_context(request: Request, page: str) -> list[ContextSection]:
             )
             for usage in history.jobs:
                 if usage.job.job_id == job.job_id:
+                    measured = usage
                     used = (
                         f"Run time: {usage.elapsed_seconds} s\n"
                         f"CPU time: {'?' if usage.cpu_seconds is None else usage.cpu_seconds} s\n"
@@ -71,12 +74,19 @@ async def page_context(request: Request, page: str) -> list[ContextSection]:
             sections.append(ContextSection("job.script", "Its script", script.script))
     except VerbError:
         pass  # Slurm let go of it, or her agent is not answering: no section
+    errors = ""
     if job.stderr:
         try:
             opened = await gate.call(identity, "files.read", path=job.stderr)
             text, _cut = opened.tail(TAIL_BYTES)
-            lines = "\n".join(text.splitlines()[-TAIL_LINES:])
-            sections.append(ContextSection("job.errors", "The last lines of its errors", lines))
+            errors = "\n".join(text.splitlines()[-TAIL_LINES:])
+            sections.append(ContextSection("job.errors", "The last lines of its errors", errors))
         except VerbError:
             pass  # no error file (yet), or not hers to read
+    # The explanation its page shows (wrappers/jobs/diagnosis.py), so staff see it too.
+    explained = diagnose(job, errors, measured)
+    if explained is not None:
+        sections.insert(
+            1, ContextSection("job.diagnosis", "What its page says went wrong", explained.as_text())
+        )
     return sections

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -15,6 +16,7 @@ from app.verbs import ErrorKind, VerbError, VerbInvalid
 from app.web.errors import RETRY_LABEL, status_of, words_of
 from app.web.templating import message_page, render
 from wrappers.jobs import prefill
+from wrappers.jobs.diagnosis import FAILED, Diagnosis, diagnose, explain_refusal
 from wrappers.jobs.project_access import project_access
 from wrappers.request import verb_gate, viewer
 
@@ -102,9 +104,27 @@ async def new_job_form(request: Request) -> Response:
         start = await prefill.from_job(
             verb_gate(request), viewer(request), request.query_params["resubmit"], FORM_DEFAULTS
         )
+        _apply_suggestion(start, request.query_params)
     return await _form_page(
         request, start.form, start.fields, start.error, notice=start.notice, notes=start.notes
     )
+
+
+# What a failed job's explanation may change in its resubmission (diagnosis.change).
+SUGGESTED = {"memory_mb": "memory", "time_minutes": "time limit"}
+
+
+def _apply_suggestion(start: prefill.Start, params: Any) -> None:
+    """``&memory_mb=8192`` (from a failed job's "Submit again with ..." button) set
+    over the earlier job's settings, and said in the notice, so she sees what changed."""
+    changed = []
+    for key, words in SUGGESTED.items():
+        value = params.get(key, "")
+        if value.isdigit() and 0 < int(value) <= 4 * 1024 * 1024 and not start.error:
+            start.form[key] = int(value)
+            changed.append(words)
+    if changed:
+        start.notice += f" The suggested {' and '.join(changed)} is filled in."
 
 
 async def submit(request: Request) -> Response:
@@ -127,7 +147,11 @@ async def submit(request: Request) -> Response:
             raise  # not about what she typed: the page that offers to try again
         # Refused as asked (a field, or Slurm's own reason): said above her form.
         fields = error.fields if isinstance(error, VerbInvalid) else {}
-        return await _form_page(request, form, fields, error.message, status_of(error.kind))
+        message = error.message
+        explained = explain_refusal(message)
+        if explained is not None:  # "Requested node configuration is not available"
+            message = f"{explained.what} {explained.why} {explained.tries[0]}"
+        return await _form_page(request, form, fields, message, status_of(error.kind))
     return RedirectResponse(f"/jobs/{submitted.job_id}", status_code=303)
 
 
@@ -183,8 +207,34 @@ async def job_page(request: Request) -> Response:
             "errors": errors,
             "unreadable": unreadable,
             "may_act": may_act,
+            "diagnosis": await _diagnosis(request, job, errors),
         },
     )
+
+
+async def _diagnosis(request: Request, job: Any, errors: str) -> Diagnosis | None:
+    """Why it likely failed (wrappers/jobs/diagnosis.py), with what accounting says it
+    asked for and used when its owner's history is the viewer's to read; accounting
+    not answering only leaves those numbers out."""
+    usage = None
+    if job.state in FAILED:
+        gate, identity = verb_gate(request), viewer(request)
+        try:
+            if await gate.allowed(identity, "jobs.history", user=job.user):
+                today = datetime.now(UTC).date()
+                since = job.submitted_at.date() if job.submitted_at else today
+                found = await gate.call(
+                    identity,
+                    "jobs.history",
+                    user=job.user,
+                    since=since,
+                    until=today,
+                    name=job.name[:64],
+                )
+                usage = next((u for u in found.jobs if u.job.job_id == job.job_id), None)
+        except VerbError:
+            usage = None
+    return diagnose(job, errors, usage)
 
 
 async def job_output(request: Request) -> Response:
