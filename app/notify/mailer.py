@@ -6,6 +6,7 @@ a server that is down costs a log line and a later attempt, never a stuck watche
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -31,20 +32,27 @@ class Mailer:
     def enabled(self) -> bool:
         return self.settings.enabled
 
-    def message(self, to: str, subject: str, text: str) -> EmailMessage:
+    def message(
+        self, to: str, subject: str, text: str, headers: Mapping[str, str] | None = None
+    ) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.settings.from_address
         message["To"] = to
         message["Subject"] = subject
+        # A thread's own headers (Message-ID, In-Reply-To, Reply-To: the help desk's).
+        for name, value in (headers or {}).items():
+            message[name] = value
         message.set_content(text)
         return message
 
-    async def send(self, to: str, subject: str, text: str) -> None:
+    async def send(
+        self, to: str, subject: str, text: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         """Send one message; raises MailError when the server refuses or is unreachable."""
         config = self.settings
         try:
             await aiosmtplib.send(
-                self.message(to, subject, text),
+                self.message(to, subject, text, headers),
                 hostname=config.host,
                 port=config.port,
                 username=config.username or None,

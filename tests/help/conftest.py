@@ -4,10 +4,12 @@ sign-ins leave alone), and the site keeps two canned answers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,9 +26,17 @@ CANNED = [
 def help_portal(
     cluster: None, idp: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Portal]:
-    workdir = tmp_path_factory.mktemp("help-portal")
+    with started(tmp_path_factory.mktemp("help-portal")) as portal:
+        yield portal
+
+
+@contextlib.contextmanager
+def started(workdir: Path, **extra: str) -> Iterator[Portal]:
+    """The help tests' portal in ``workdir``, with ``extra`` ONESTOP_* settings."""
     database_url = f"sqlite:///{workdir}/onestop.db"
-    env = portal_env(database_url, TEST_PORT, ONESTOP_HELP__CANNED_ANSWERS=json.dumps(CANNED))
+    env = portal_env(
+        database_url, TEST_PORT, ONESTOP_HELP__CANNED_ANSWERS=json.dumps(CANNED), **extra
+    )
     subprocess.run([ONESTOP, "db", "upgrade"], check=True, env=env, capture_output=True)
     with sqlite3.connect(workdir / "onestop.db") as db:
         db.execute(

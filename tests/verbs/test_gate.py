@@ -133,6 +133,10 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "help.assign": ({"ticket_id": "0123456789abcdef"}, "staff"),
     "help.state": ({"ticket_id": "0123456789abcdef", "state": "solved"}, "user"),
     "help.consent": ({"ticket_id": "0123456789abcdef", "consent": True}, "user"),
+    "help.mail_reply": (
+        {"token": "0" * 32, "sender": "desk@onestop.test", "text": "sample"},
+        "service:help-mail",
+    ),
     "help.queue": ({}, "staff"),
     "help.canned": ({}, "staff"),
     "notifications.list": ({"user": "{who}"}, "user"),

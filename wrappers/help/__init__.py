@@ -9,7 +9,9 @@ Everything that is its own is here and declared in ``tool`` below:
   person her own tickets, a project's members those shared with it, staff all;
 - its tables (``models``), settings (``settings``: help-desk address, canned
   answers, limits), safe Markdown and secret removal (``text``);
-- live threads and queue (``live``), followed over /ws and redrawn as the viewer.
+- live threads and queue (``live``), followed over /ws and redrawn as the viewer;
+- the e-mail bridge (``mail``): copies to the site's help desk, and its replies
+  taken back by an optional SMTP listener.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from app.tools import Card, Tool
 from app.verbs import Services
 from wrappers.help import pages, verbs
 from wrappers.help.live import follow
+from wrappers.help.mail import MAIL_SERVICE, listening
 from wrappers.help.models import HelpMessage, HelpTicket
 from wrappers.help.service import Help
 from wrappers.help.settings import HelpSettings, help_settings
@@ -54,7 +57,10 @@ async def announcing(app: Starlette) -> AsyncIterator[None]:
         return
     help_.announcer.bus = app.state.bus
     try:
-        yield
+        async with listening(
+            app.state.verbs, help_.store, help_.settings, app.state.settings.mail.from_address
+        ):
+            yield
     finally:
         help_.announcer.bus = None
 
@@ -70,6 +76,8 @@ tool = Tool(
     verbs=verbs.VERBS,
     uses=("help.mine", "help.show", "help.queue", "help.canned"),
     kinds=("ticket", "helpdesk"),
+    # The incoming mail listener adds the help desk's replies as its own principal.
+    principals=(MAIL_SERVICE,),
     # ticket:<author>/<id>: she asks, reads, answers, solves or reopens her own and
     # gives or takes back consent; members read what she shared with their project
     # (the ticket is asked about in that project's domain); staff read and answer
@@ -80,6 +88,7 @@ tool = Tool(
         "p, member, *, ticket:**, read",
         "p, staff, *, ticket:**, (read|reply|note|assign|state)",
         "p, staff, *, helpdesk:**, read",
+        f"p, {MAIL_SERVICE}, *, ticket:**, mailreply",
     ),
     followers={"help": follow},
     lifespan=announcing,

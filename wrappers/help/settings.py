@@ -25,6 +25,14 @@ class HelpSettings(BaseModel):
     # The site's help desk (RT, OTRS, ServiceNow take e-mail): new tickets and replies
     # are copied there. Empty: tickets stay in the portal.
     helpdesk_address: str = Field(default="", max_length=320)
+    # Where the help desk's replies go: "help@portal.example" makes each question's
+    # reply address help+<its token>@portal.example. Empty: the portal's own From
+    # address ([mail] from_address) is used so.
+    reply_address: str = Field(default="", max_length=320)
+    # The incoming mail listener (aiosmtpd) that takes those replies; 0: none. Put it
+    # behind the site's mail relay, which hands it the help desk's replies.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=0, ge=0, le=65535)
     canned_answers: list[CannedAnswer] = Field(default_factory=list)
     # Limits on what one ticket carries, said plainly when passed.
     max_title_chars: int = Field(default=200, ge=20, le=1000)

@@ -25,6 +25,7 @@ from app.security.sessions import Identity
 from app.verbs.catalog import NoArgs, Verb
 from app.verbs.errors import VerbFailed, VerbInvalid
 from app.verbs.services import Services
+from wrappers.help.mail import copy_to_desk
 from wrappers.help.models import HelpMessage, HelpTicket
 from wrappers.help.service import Help
 from wrappers.help.store import HEX_ID, new_id
@@ -62,6 +63,12 @@ class ConsentArgs(TicketArgs):
     consent: bool
 
 
+class MailReplyArgs(BaseModel):
+    token: str = Field(pattern=r"^[0-9a-f]{32}$")
+    sender: str = Field(max_length=320)
+    text: str = Field(default="", max_length=1_000_000)
+
+
 class QueueArgs(BaseModel):
     state: Literal["", "open", "waiting", "solved"] = ""
     person: str = Field(default="", pattern=NAME)
@@ -92,6 +99,11 @@ async def existing_ticket(args: Any, identity: Identity, services: Any) -> str |
         return f"{identity.unix_name}/{args.ticket_id}"
     value = f"{row.author}/{row.id}"
     return (row.project, value) if row.project else value
+
+
+async def ticket_by_token(args: Any, identity: Identity, services: Any) -> str:
+    row = await _help(services).store.by_token(args.token)
+    return f"{row.author}/{row.id}" if row is not None else f"{identity.unix_name}/no-such"
 
 
 async def the_queue(args: Any, identity: Identity, services: Any) -> str:
@@ -211,6 +223,7 @@ async def ask(args: AskArgs, identity: Identity, services: Any) -> TicketView:
     first = HelpMessage(ticket_id=row.id, author=identity.unix_name, kind="user", body=text)
     await help_.store.create(row, first)
     await _announce(services, row, "asked")
+    await copy_to_desk(services, help_.settings, row, first, first=True)
     return await _view(services, identity, row)
 
 
@@ -236,6 +249,7 @@ async def reply(args: ReplyArgs, identity: Identity, services: Any) -> TicketVie
     message = HelpMessage(ticket_id=row.id, author=identity.unix_name, kind=kind, body=text)
     updated = await help_.store.add_message(message, state=state) or row
     await _announce(services, updated, "replied")
+    await copy_to_desk(services, help_.settings, updated, message, first=False)
     if kind == "staff":
         await _tell_her(services, updated, message)
     return await _view(services, identity, updated)
@@ -252,6 +266,26 @@ async def note(args: ReplyArgs, identity: Identity, services: Any) -> TicketView
     updated = await help_.store.add_message(message) or row
     await _announce(services, updated, "noted")
     return await _view(services, identity, updated)
+
+
+async def mail_reply(args: MailReplyArgs, identity: Identity, services: Any) -> TicketView:
+    """The help desk's e-mailed reply (the listener, as service:help-mail): taken only
+    from the help desk's own address, as a staff reply she sees and is told of."""
+    help_ = _help(services)
+    desk = help_.settings.helpdesk_address.lower()
+    if not desk or args.sender.lower() != desk:
+        raise VerbFailed("Replies are taken from the help desk's address only.", "EACCES")
+    row = await help_.store.by_token(args.token)
+    if row is None:
+        raise VerbFailed("There is no such question.", "ENOENT")
+    text = _limit(args.text.strip(), help_.settings.max_text_chars, "text", "The reply")
+    if not text:
+        raise VerbInvalid("The reply is empty.", fields={"text": "The e-mail had no text."})
+    message = HelpMessage(ticket_id=row.id, author="helpdesk", kind="staff", body=text)
+    updated = await help_.store.add_message(message, state="waiting") or row
+    await _announce(services, updated, "replied")
+    await _tell_her(services, updated, message)
+    return TicketView.of(updated)
 
 
 async def _change(services: Any, identity: Identity, ticket_id: str, **changes: Any) -> TicketView:
@@ -301,6 +335,15 @@ VERBS: tuple[Verb[Any, Any], ...] = (
     _verb("help.assign", TicketArgs, TicketView, "ticket", "assign", existing_ticket, assign),
     _verb("help.state", StateArgs, TicketView, "ticket", "state", existing_ticket, set_state),
     _verb("help.consent", ConsentArgs, TicketView, "ticket", "consent", existing_ticket, consent),
+    _verb(
+        "help.mail_reply",
+        MailReplyArgs,
+        TicketView,
+        "ticket",
+        "mailreply",
+        ticket_by_token,
+        mail_reply,
+    ),
     _verb("help.queue", QueueArgs, TicketList, "helpdesk", "read", the_queue, queue),
     _verb("help.canned", NoArgs, CannedList, "helpdesk", "read", the_queue, canned),
 )
