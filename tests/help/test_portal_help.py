@@ -129,6 +129,29 @@ def test_a_job_page_question_carries_what_she_kept_and_no_secret(help_portal: Po
         Path(errors).unlink(missing_ok=True)
 
 
+def test_a_folder_and_her_files_as_she_may_reach_them(help_portal: Portal) -> None:
+    portal = help_portal
+    with signed_in(portal.url, "alice") as alice:
+        form = alice.get(portal.url + "/help/new", params={"page": "/files?path=/home/alice"}).text
+        assert SECTION.findall(form) == ["file", "page"]
+        assert "Path: /home/alice (folder)" in form and "Owner: alice" in form
+        # A file of hers is kept as a reference; one she cannot reach is refused.
+        ticket = ask(
+            alice, portal, "/files?path=/home/alice", ["file"], attachments="/home/alice\n"
+        )
+        assert json.loads(ticket_row(portal, ticket)["attachments"]) == ["/home/alice"]
+        refused = alice.post(
+            portal.url + "/help/new",
+            data={
+                "csrf_token": csrf_of(alice, portal),
+                "page": "/",
+                "text": "see bob's file",
+                "attachments": "/home/bob/private.txt",
+            },
+        )
+        assert refused.status_code == 400 and "/home/bob/private.txt:" in refused.text
+
+
 def test_limits_are_said_plainly(help_portal: Portal) -> None:
     with signed_in(help_portal.url, "alice") as alice:
         answer = alice.post(

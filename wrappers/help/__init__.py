@@ -74,7 +74,8 @@ tool = Tool(
     card=Card("help/_card.html", card_context),
     page_action="help/_get_help.html",
     verbs=verbs.VERBS,
-    uses=("help.mine", "help.show", "help.queue", "help.canned"),
+    # files.stat: a file she points to is checked as her first.
+    uses=("help.mine", "help.show", "help.queue", "help.canned", "files.stat"),
     kinds=("ticket", "helpdesk"),
     # The incoming mail listener adds the help desk's replies as its own principal.
     principals=(MAIL_SERVICE,),

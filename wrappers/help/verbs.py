@@ -24,6 +24,7 @@ from app.policy.roles import MEMBER, PROJECT_ADMIN
 from app.security.sessions import Identity
 from app.verbs.catalog import NoArgs, Verb
 from app.verbs.errors import VerbFailed, VerbInvalid
+from app.verbs.gate import agent_work
 from app.verbs.services import Services
 from wrappers.help.mail import copy_to_desk
 from wrappers.help.models import HelpMessage, HelpTicket
@@ -202,6 +203,11 @@ async def ask(args: AskArgs, identity: Identity, services: Any) -> TicketView:
                 f"{path[:80]!r} is not a full path to one of your files.",
                 fields={"attachments": "Give full paths, starting with /."},
             )
+        try:  # as her: a file she cannot reach is refused here, in the kernel's words
+            await agent_work(services, identity.unix_name, "files.stat", path=path)
+        except VerbFailed as error:
+            message = f"{path}: {error.message}"
+            raise VerbInvalid(message, fields={"attachments": message}) from error
         attachments.append(path)
     project = args.project or None
     if project is not None:
