@@ -93,7 +93,7 @@ OOM_WORDS = re.compile(
 )
 
 
-KILLED = re.compile(r"(?:^|\s)Killed\s*$", re.MULTILINE)
+KILLED = re.compile(r"\bKilled\b")
 
 
 def _killed_near_its_memory(facts: Facts) -> bool:
