@@ -21,8 +21,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
+from app.audit import Auditor
 from app.tools import Card, Tool
 from app.verbs import Services
+from managers.data.agent_operations import OPERATIONS
 from wrappers.data import connections, fragments, help_context, pages, verbs
 from wrappers.data.models import DataConnection, Transfer
 from wrappers.data.monitor import monitoring
@@ -31,11 +33,6 @@ from wrappers.data.settings import DataSettings, data_settings
 from wrappers.data.store import DataStore
 from wrappers.data.vault import Vault
 from wrappers.request import verb_gate, viewer
-
-try:  # the engine's table (managers/data); absent only while it is being written
-    from managers.data.agent_operations import OPERATIONS
-except ImportError:  # pragma: no cover
-    OPERATIONS = {}
 
 routes: list[BaseRoute] = [*pages.routes]
 
@@ -47,7 +44,12 @@ async def card_context(request: Request) -> dict[str, Any]:
 
 async def provide(services: Services) -> Data:
     config = data_settings(services.settings)
-    return Data(DataStore(services.database), config, Vault(config.secret_key.get_secret_value()))
+    return Data(
+        DataStore(services.database),
+        config,
+        Vault(config.secret_key.get_secret_value()),
+        Auditor(services.database),
+    )
 
 
 tool = Tool(

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from app.audit import Auditor
 from wrappers.data.models import DataConnection, Transfer
 from wrappers.data.settings import DataSettings, SiteConnection
 from wrappers.data.store import DataStore
@@ -20,6 +21,10 @@ class Data:
     store: DataStore
     settings: DataSettings
     vault: Vault
+    # A refusal found only when the worker reports it (an address the guard refused,
+    # minutes after the verb that started it was audited) is audited by the verb
+    # that reads it; the gate's own auditor is not among a verb's services.
+    auditor: Auditor | None = None
 
     def site(self, connection_id: str) -> SiteConnection | None:
         return next((c for c in self.settings.connections if c.id == connection_id), None)

@@ -426,7 +426,10 @@ def changes_from(row: Transfer, report: dict[str, Any], services: Any) -> dict[s
         if progress.pid and not row.pid and row.runs_as == "agent":
             changes.update(pid=progress.pid, host=progress.host)
     final = progress is not None and progress.state.is_final
-    stale = progress is not None and not final and _stale(progress)
+    # A job transfer still waiting in the queue has no worker to beat yet: whether it
+    # is gone is the queue's to say (_job_gone), not its heartbeat's.
+    queued = row.runs_as == "job" and progress is not None and progress.state == "waiting"
+    stale = progress is not None and not final and not queued and _stale(progress)
     gone = alive is False or (row.runs_as == "job" and _job_gone(row, services)) or stale
     if not final and gone and not (progress is None and alive is None):
         changes.update(
@@ -449,6 +452,22 @@ def _moment(seconds: float) -> Any:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(seconds, UTC)
+
+
+async def _audit_refusal(data: Data, row: Transfer) -> None:
+    """An address the worker's guard refused (loopback, metadata, the portal's own
+    port...) is a security event of hers: in the audit trail, with the plain reason
+    and where it was going (``summary`` holds no password or query string)."""
+    if row.error != "refused_address" or data.auditor is None:
+        return
+    await data.auditor.record(
+        actor=row.owner,
+        action="data.refused_address",
+        object=f"transfer:{row.owner}/{row.id}",
+        outcome="refused",
+        reason=row.message,
+        source=row.summary,
+    )
 
 
 async def follow_transfers(args: NoArgs, identity: Identity, services: Any) -> TransferList:
@@ -483,6 +502,7 @@ async def follow_transfers(args: NoArgs, identity: Identity, services: Any) -> T
                     error=updated.error,
                     verified=updated.verified,
                 )
+                await _audit_refusal(data, updated)
                 await tell_the_end(services, TransferView.of(updated), updated.notify_email)
     return await list_transfers(NoArgs(), identity, services)
 
