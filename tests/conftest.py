@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -149,14 +150,28 @@ def portal_with_own_agents(
         shutil.rmtree(base, ignore_errors=True)
 
 
+def port_taken(port: int) -> bool:
+    """Something accepts connections on 127.0.0.1:``port``."""
+    with contextlib.closing(socket.socket()) as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def start_portal_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """``onestop serve`` with ``env``, its output appended to ``log``; returns once it
     answers /healthz (raises with the log's end if it does not within 30 s)."""
+    url = env["ONESTOP_PUBLIC_URL"]
+    port = int(env["ONESTOP_BIND_PORT"])
+    # Another portal still on this port would answer /healthz for this one, and every
+    # test after would talk to the wrong portal: say so instead.
+    try:
+        wait_until(lambda: not port_taken(port), 15)
+    except AssertionError:
+        raise RuntimeError(f"port {port} is taken (another test's portal?)") from None
     with log.open("ab") as out:
         process = subprocess.Popen(
             [ONESTOP, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
         )
-    url = env["ONESTOP_PUBLIC_URL"]
 
     def answers() -> bool:
         if process.poll() is not None:

@@ -31,6 +31,8 @@ from tests.transfers.hosts import TransferHosts, sha256_file, transfer_hosts
 __all__ = ["transfer_hosts"]
 
 ALICE = pwd.getpwnam("alice")
+# A portal of this module's own, beside the session's (TEST_PORT) which may be running.
+DATA_PORT = TEST_PORT + 4
 SLOW_FILE = "data-3m.bin"  # about 12 s at the slow location: the bar is seen between
 
 
@@ -43,7 +45,7 @@ def portal(
 ) -> Iterator[Portal]:
     with portal_with_own_agents(
         tmp_path_factory.mktemp("data-browser"),
-        TEST_PORT,
+        DATA_PORT,
         ONESTOP_DATA__ALLOWED_RANGES=json.dumps([transfer_hosts.network]),
         ONESTOP_DATA__CA_FILE=transfer_hosts.ca_file,
         ONESTOP_DATA__SECRET_KEY="browser-test-" + "b" * 40,

@@ -1,4 +1,4 @@
-"""A portal of the help tests' own (the suite's port, TEST_PORTAL_PORT): carol holds
+"""A portal of the help tests' own (HELP_PORT, beside the session's): carol holds
 the staff role as an administrator would have granted it (a ``granted`` row, which
 sign-ins leave alone), and the site keeps two canned answers."""
 
@@ -15,6 +15,9 @@ import httpx
 import pytest
 
 from tests.conftest import ONESTOP, TEST_PORT, Portal, portal_env
+
+# Not TEST_PORT: the session's own portal may be running there.
+HELP_PORT = TEST_PORT + 5
 
 CANNED = [
     {"title": "Ask for more memory", "text": "Ask for more memory, for example `--mem=8G`."},
@@ -35,14 +38,14 @@ def started(workdir: Path, **extra: str) -> Iterator[Portal]:
     """The help tests' portal in ``workdir``, with ``extra`` ONESTOP_* settings."""
     database_url = f"sqlite:///{workdir}/onestop.db"
     env = portal_env(
-        database_url, TEST_PORT, ONESTOP_HELP__CANNED_ANSWERS=json.dumps(CANNED), **extra
+        database_url, HELP_PORT, ONESTOP_HELP__CANNED_ANSWERS=json.dumps(CANNED), **extra
     )
     subprocess.run([ONESTOP, "db", "upgrade"], check=True, env=env, capture_output=True)
     with sqlite3.connect(workdir / "onestop.db") as db:
         db.execute(
             "INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES ('g', 'carol', 'staff', '*', 'granted')"
         )
-    portal = Portal(f"http://127.0.0.1:{TEST_PORT}", database_url, workdir / "portal.log", env)
+    portal = Portal(f"http://127.0.0.1:{HELP_PORT}", database_url, workdir / "portal.log", env)
     portal.start()
     try:
         yield portal

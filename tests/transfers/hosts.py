@@ -1122,14 +1122,36 @@ def start_world(
 # -- the fixture (a module's or conftest's namespace imports it) ----------------------
 
 
+class _Shared:
+    """The one running world of this process. Each module or conftest that imports the
+    fixture gets a fixture of its own in pytest's eyes; they must all share one world,
+    because the namespace's lock is an flock, which a second open in the same process
+    waits for (until LOCK_WAIT_SECONDS, then every test after it errors)."""
+
+    stack: contextlib.ExitStack | None = None
+    hosts: TransferHosts | None = None
+    users = 0
+
+
 def _fixture() -> Any:
     import pytest
 
     @pytest.fixture(scope="session")
     def transfer_hosts() -> Iterator[TransferHosts]:
         """The data tool's outside world (see this module), once per session."""
-        with running_hosts() as hosts:
-            yield hosts
+        if _Shared.users == 0:
+            stack = contextlib.ExitStack()
+            _Shared.hosts = stack.enter_context(running_hosts())
+            _Shared.stack = stack
+        _Shared.users += 1
+        try:
+            assert _Shared.hosts is not None
+            yield _Shared.hosts
+        finally:
+            _Shared.users -= 1
+            if _Shared.users == 0 and _Shared.stack is not None:
+                _Shared.stack.close()
+                _Shared.stack = _Shared.hosts = None
 
     return transfer_hosts
 
