@@ -30,10 +30,12 @@ from app.readings import Readings
 from app.realtime.bus import EventBus, cluster_channel, project_channel, user_channel
 from app.realtime.fragments import CORE_RENDERERS, FragmentCache
 from app.realtime.ws import live
+from app.security import view_as
 from app.security.csrf import CSRFMiddleware
 from app.security.headers import SecurityHeadersMiddleware
 from app.security.ratelimit import LoginRateLimiter
 from app.security.sessions import SessionMiddleware, SessionStore
+from app.security.view_as import ViewAs
 from app.settings import Settings
 from app.tools import (
     catalog_of,
@@ -231,6 +233,7 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/ws", live),
         *auth_routes.routes,
         *admin_sessions.routes,
+        *view_as.routes,
         *routes_of(tools),
     ]
     middleware = [
@@ -241,6 +244,8 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(AccessLogMiddleware),
         Middleware(CSRFMiddleware),
         Middleware(RequireSignIn, public_prefixes=public_prefixes),
+        # A staff member's read-only view of someone's portal (after sign-in).
+        Middleware(ViewAs, store=store),
     ]
     app = Starlette(
         routes=routes,

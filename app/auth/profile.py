@@ -36,6 +36,11 @@ async def viewer_profile(connection: HTTPConnection) -> Profile:
     """The viewer's project groups and admin status, at most a few minutes old."""
     state = session_of(connection.scope)
     assert state.identity is not None, "only for signed-in people"
+    if state.identity.viewed_by is not None:
+        # A view of her portal: her groups, never the looker's cached ones, and
+        # nothing of hers kept in the looker's session.
+        settings = connection.app.state.settings
+        return await asyncio.to_thread(lookup_profile, state.identity.unix_name, settings)
     cached = state.data.get("profile")
     if isinstance(cached, dict) and time.time() - cached.get("at", 0) < PROFILE_SECONDS:
         return Profile(cached["projects"], cached["admin"])

@@ -47,7 +47,9 @@ class Identity:
     """The signed-in person as the rest of the portal sees them.
 
     ``auth_time`` is when they last typed their password at the provider (from the
-    ID token), so admin verbs can insist on a recent one.
+    ID token), so admin verbs can insist on a recent one. ``viewed_by`` is set only in
+    a read-only view of her portal (app/security/view_as.py): the staff member who
+    looks, whom the gate lets through to viewing verbs alone and names in the audit.
     """
 
     user_id: int
@@ -55,6 +57,7 @@ class Identity:
     display_name: str
     email: str
     auth_time: int | None = None
+    viewed_by: str | None = None
 
 
 @dataclass
@@ -161,6 +164,15 @@ class SessionStore:
             self._touched.clear()
         self._touched[id_hash] = now
         return False
+
+    async def person(self, unix_name: str) -> Identity | None:
+        """Someone who has signed in here before, as a page would see them (for a
+        staff member's view of their portal); None for a name never seen."""
+        async with self._sessions() as db:
+            user = (await db.exec(select(User).where(User.unix_name == unix_name))).first()
+        if user is None or user.id is None:
+            return None
+        return Identity(user.id, user.unix_name, user.display_name, user.email)
 
     async def _row(self, id_hash: str) -> tuple[WebSession, User | None] | None:
         async with self._sessions() as db:

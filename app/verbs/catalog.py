@@ -82,6 +82,16 @@ class Verb(Generic[A, R]):
 # so no narrower common type exists; each verb itself is declared fully typed.
 AnyVerb = Verb[Any, Any]
 
+# What a read-only view of someone's portal may do (app/security/view_as.py): look at
+# listings, states and details. Never a verb that hands over a file's bytes
+# (returns_fd), nor any other action: writing, sharing, submitting, cancelling,
+# starting, importing, publishing, answering.
+VIEW_ACTIONS = frozenset({"read", "list", "stat"})
+
+
+def viewable(verb: AnyVerb) -> bool:
+    return verb.action in VIEW_ACTIONS and not verb.returns_fd
+
 
 class NoArgs(BaseModel):
     """For verbs that take nothing."""

@@ -21,7 +21,7 @@ from app.logs import get_logger
 from app.policy import PolicyInputError, canonical_object
 from app.policy.roles import check_subject
 from app.security.sessions import Identity
-from app.verbs.catalog import AnyVerb, Catalog, Verb
+from app.verbs.catalog import AnyVerb, Catalog, Verb, viewable
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
 from app.verbs.services import Services
 from managers.agent.client import AgentUnavailable
@@ -83,6 +83,13 @@ class VerbGate:
         verb = self.catalog.get(name)
         if verb is None:
             raise VerbInvalid(f"There is no operation called {name!r}.", "unknown-verb")
+        if identity.viewed_by is not None and not viewable(verb):
+            await self._audit(subject, identity, verb, "", "denied", 0.0, reason="read-only view")
+            raise VerbDenied(
+                f"This is a read-only view of {identity.unix_name}'s portal: "
+                "nothing can be changed, shared, started or sent from it.",
+                "view-only",
+            )
         try:
             args = verb.args.model_validate(arguments)
         except ValidationError as error:
@@ -164,6 +171,8 @@ class VerbGate:
         """Whether policy would let this call through (for showing or hiding a button;
         the call itself is still checked). Not audited: nothing happens."""
         verb = self.catalog[name]
+        if identity.viewed_by is not None and not viewable(verb):
+            return False
         try:
             args = verb.args.model_validate(arguments)
             located = await verb.target(args, identity, self.services)
@@ -218,10 +227,14 @@ class VerbGate:
         urgent: bool = True,
         **detail: Any,
     ) -> None:
-        if subject != identity.unix_name:  # a service, acting for her
+        # In a view of her portal the one who looks is the actor, never she.
+        actor = identity.viewed_by or subject
+        if identity.viewed_by is not None:
+            detail["view_as"] = True
+        if actor != identity.unix_name:  # a service acting for her, or staff looking
             detail["on_behalf_of"] = identity.unix_name
         await self.auditor.record(
-            actor=subject,
+            actor=actor,
             action=verb.name,
             object=obj,
             outcome=outcome,

@@ -15,6 +15,7 @@ from app.auth.profile import cached_admin
 from app.db import REPO_ROOT
 from app.security.csrf import csrf_token
 from app.security.sessions import SessionState
+from app.security.view_as import looker_of, view_of
 from app.web import words
 from app.web.job_rows import job_rows
 
@@ -65,8 +66,12 @@ def render(
     identity = state.identity if isinstance(state, SessionState) else None
     page: dict[str, Any] = {"identity": identity}
     if identity is not None:
+        looker = looker_of(request.scope)
         page["csrf"] = csrf_token(request.scope)
-        page["is_admin"] = cached_admin(request)
+        # In a view of her portal, the looker's own admin links are not hers.
+        page["is_admin"] = cached_admin(request) and looker is None
+        page["looker"] = looker
+        page["view_as"] = view_of(state.data) if looker is not None and state else None
     page.update(context or {})
     return templates.TemplateResponse(request, name, page, status_code=status_code)
 

@@ -34,18 +34,17 @@ def help_portal(
 
 
 @contextlib.contextmanager
-def started(workdir: Path, **extra: str) -> Iterator[Portal]:
-    """The help tests' portal in ``workdir``, with ``extra`` ONESTOP_* settings."""
+def started(workdir: Path, port: int = HELP_PORT, **extra: str) -> Iterator[Portal]:
+    """The help tests' portal in ``workdir`` on ``port`` (a second one beside the
+    module's needs one of its own), with ``extra`` ONESTOP_* settings."""
     database_url = f"sqlite:///{workdir}/onestop.db"
-    env = portal_env(
-        database_url, HELP_PORT, ONESTOP_HELP__CANNED_ANSWERS=json.dumps(CANNED), **extra
-    )
+    env = portal_env(database_url, port, ONESTOP_HELP__CANNED_ANSWERS=json.dumps(CANNED), **extra)
     subprocess.run([ONESTOP, "db", "upgrade"], check=True, env=env, capture_output=True)
     with sqlite3.connect(workdir / "onestop.db") as db:
         db.execute(
             "INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES ('g', 'carol', 'staff', '*', 'granted')"
         )
-    portal = Portal(f"http://127.0.0.1:{HELP_PORT}", database_url, workdir / "portal.log", env)
+    portal = Portal(f"http://127.0.0.1:{port}", database_url, workdir / "portal.log", env)
     portal.start()
     try:
         yield portal

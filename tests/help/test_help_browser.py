@@ -9,10 +9,16 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 # The browser fixtures, as tests/browser has them (page needs browser).
-from tests.browser.conftest import browser, page, screenshot, sign_in  # noqa: F401
+from tests.browser.conftest import (  # noqa: F401
+    ARTIFACTS,
+    browser,
+    page,
+    screenshot,
+    sign_in,
+)
 from tests.conftest import Portal
 from tests.help.conftest import csrf_of
-from tests.help.test_portal_help import failed_job
+from tests.help.test_portal_help import ask, failed_job
 from tests.helpers import signed_in
 
 
@@ -55,3 +61,31 @@ def test_alice_asks_from_her_job_page_and_sees_the_reply_live(
         screenshot(page, "help-ticket")
     finally:
         Path(errors).unlink(missing_ok=True)
+
+
+def test_carol_sees_what_alice_sees_and_stops(
+    help_portal: Portal,
+    page: Page,  # noqa: F811
+) -> None:
+    """carol (staff) in Chromium: the consent button, alice's own files under the
+    read-only banner, and Stop viewing back to the question; alice's thread lists
+    what carol opened."""
+    with signed_in(help_portal.url, "alice") as alice:
+        ticket = ask(alice, help_portal, "/files", ["page"], consent="on", text="Lost a file")
+        sign_in(page, help_portal.url, "carol")
+        page.goto(f"{help_portal.url}/help/{ticket}")
+        page.get_by_role("button", name="See what alice sees").click()
+        banner = page.locator("#view-as-banner")
+        expect(banner).to_contain_text("Read-only view")
+        expect(banner).to_contain_text("alice's portal")
+        page.get_by_role("link", name="Files", exact=True).first.click()
+        expect(page.locator("nav.places")).to_contain_text("Project chem")
+        expect(page.locator("nav.places")).not_to_contain_text("Project physics")
+        screenshot(page, "help-view-as")
+        # The README's: the banner and the top of her folder, as the screen shows them.
+        page.screenshot(path=str(ARTIFACTS / "help-view-as-top.png"))
+        thread = alice.get(f"{help_portal.url}/help/{ticket}").text
+        assert "looked at <code>/files</code>" in thread
+        page.get_by_role("button", name="Stop viewing").click()
+        expect(page).to_have_url(f"{help_portal.url}/help/{ticket}")
+        expect(page.locator("#view-as-banner")).to_have_count(0)

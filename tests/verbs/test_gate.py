@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from app.security.sessions import Identity
 from app.tools import catalog_of, discover
 from app.verbs import CORE_VERBS, VerbDenied, VerbFailed, VerbInvalid
+from app.verbs.catalog import viewable
 from managers.agent.client import AgentClient
 from tests.helpers import built_in, local_gate, submit_as
 from tests.verbs.conftest import Harness
@@ -133,6 +135,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "help.assign": ({"ticket_id": "0123456789abcdef"}, "staff"),
     "help.state": ({"ticket_id": "0123456789abcdef", "state": "solved"}, "user"),
     "help.consent": ({"ticket_id": "0123456789abcdef", "consent": True}, "user"),
+    "help.view": ({"ticket_id": "0123456789abcdef", "page": "/"}, "staff"),
     "help.mail_reply": (
         {"token": "0" * 32, "sender": "desk@onestop.test", "text": "sample"},
         "service:help-mail",
@@ -213,6 +216,54 @@ async def test_the_catalog_walk(harness: Harness) -> None:
         os.unlink(sample)
         for leftover in Path("/home/alice").glob("gate-*.txt"):
             leftover.unlink()  # files only: a folder here would mean a wrong copy
+
+
+async def test_a_view_of_her_portal_can_do_nothing_but_look(harness: Harness) -> None:
+    """carol (staff) seeing what alice sees: every verb that is not a viewing one is
+    refused before policy or her agent is asked, audited with carol as the actor; the
+    viewing ones go through as alice, still audited as carol's."""
+    job = submit_as("alice", "--wrap", "sleep 60")
+    seen = replace(harness.person("alice", recent=True), viewed_by="carol")
+    mine = Path("/home/alice/gate-view.txt")
+    mine.write_text("hers")
+    os.chown(mine, 2001, 2001)
+    try:
+        writes = 0
+        for n, (name, (args, _)) in enumerate(sorted(SAMPLES.items())):
+            verb = harness.gate.catalog[name]
+            if viewable(verb):
+                continue
+            writes += 1
+            with pytest.raises(VerbDenied) as refused:
+                await harness.gate.call(seen, name, **fill(args, "alice", job, n))
+            assert refused.value.detail == "view-only", name
+            assert "read-only view of alice" in refused.value.message
+            assert ("carol", "denied") in {(a, o) for a, _, o in await harness.audit(name)}
+            assert not await harness.gate.allowed(seen, name, **fill(args, "alice", job, n))
+        # Every write, share, submit, cancel, import and publish is among them.
+        for must in (
+            "files.write",
+            "files.share",
+            "files.publish",
+            "jobs.submit",
+            "jobs.cancel",
+            "data.import",
+            "notebooks.start",
+            "help.reply",
+            "files.read",
+        ):
+            assert not viewable(harness.gate.catalog[must]), must
+        assert writes > 40
+        listed = await harness.gate.call(seen, "files.list", path="/home/alice")
+        assert "gate-view.txt" in {entry.name for entry in listed.entries()}
+        rows = await harness.audit("files.list")
+        assert ("carol", "/home/alice", "ok") in {(a, o.split(":", 1)[-1], r) for a, o, r in rows}
+        # The job list she sees is hers (the verb ran as alice).
+        shown = await harness.gate.call(seen, "jobs.show", job_id=job)
+        assert shown.job.job_id == job and shown.job.user == "alice"
+    finally:
+        subprocess.run(["scancel", job], check=False)
+        mine.unlink()
 
 
 async def test_a_user_may_not_cancel_someone_elses_job(harness: Harness) -> None:

@@ -82,12 +82,13 @@ tool = Tool(
     # ticket:<author>/<id>: she asks, reads, answers, solves or reopens her own and
     # gives or takes back consent; members read what she shared with their project
     # (the ticket is asked about in that project's domain); staff read and answer
-    # every ticket, note, assign and change states, and read the queue. Admins hold
+    # every ticket, note, assign and change states, see what she sees while she consents
+    # (view), and read the queue. Admins hold
     # every rule already.
     policy=(
         "p, user, *, ticket:{sub}/**, (ask|read|reply|state|consent)",
         "p, member, *, ticket:**, read",
-        "p, staff, *, ticket:**, (read|reply|note|assign|state)",
+        "p, staff, *, ticket:**, (read|reply|note|assign|state|view)",
         "p, staff, *, helpdesk:**, read",
         f"p, {MAIL_SERVICE}, *, ticket:**, mailreply",
     ),

@@ -29,7 +29,7 @@ class HelpTicket(SQLModel, table=True):
     # One of her projects, whose members may then read it; None: her and staff only.
     project: str | None = Field(default=None, max_length=64, index=True)
     assignee: str | None = Field(default=None, max_length=64, index=True)
-    # She lets staff see what she sees (revocable; the view itself is not built yet).
+    # She lets staff see what she sees (revocable; app/security/view_as.py, help.view).
     consent: bool = False
     # The page she asked from, and the sections of its context she kept (JSON list).
     page: str = Field(default="", max_length=2048)

@@ -16,14 +16,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.auth.profile import viewer_profile
+from app.security.sessions import session_of
+from app.security.view_as import open_view
 from app.tools import ContextSection
 from app.verbs import ErrorKind, VerbError, VerbInvalid
 from app.web.errors import status_of
 from app.web.templating import message_page, render
 from wrappers.help.context import page_sections, safe_page
+from wrappers.help.service import Help
 from wrappers.help.text import markdown
 from wrappers.help.views import STATE_WORDS
-from wrappers.request import verb_gate, viewer
+from wrappers.request import own, verb_gate, viewer
 
 NO_SUCH = frozenset({ErrorKind.NOT_FOUND, ErrorKind.DENIED, ErrorKind.INVALID})
 
@@ -177,6 +180,29 @@ async def act(request: Request) -> Response:
     return RedirectResponse(f"/help/{ticket_id}", status_code=303)
 
 
+async def see_what_she_sees(request: Request) -> Response:
+    """Staff open a read-only view of her portal for VIEW_MINUTES, while she consents
+    (help.view decides now and on every request of the view)."""
+    ticket_id = request.path_params["ticket_id"]
+    identity = viewer(request)
+    try:
+        shown = await verb_gate(request).call(identity, "help.view", ticket_id=ticket_id)
+    except VerbError as error:
+        if error.kind in (ErrorKind.NOT_FOUND, ErrorKind.DENIED, ErrorKind.INVALID):
+            return _not_found(request)
+        return await ticket_page(request, error.message, 409)
+    minutes = own(request, Help).settings.view_minutes
+    open_view(
+        session_of(request.scope).data,
+        shown.author,
+        minutes * 60,
+        "help.view",
+        {"ticket_id": ticket_id},
+        back_to=f"/help/{ticket_id}",
+    )
+    return RedirectResponse("/", status_code=303)
+
+
 async def queue_page(request: Request) -> Response:
     params = request.query_params
     filters = {
@@ -207,5 +233,6 @@ routes = [
     Route("/help/new", ask, methods=["POST"]),
     Route("/help/queue", queue_page, methods=["GET"]),
     Route("/help/{ticket_id:str}", ticket_page, methods=["GET"]),
+    Route("/help/{ticket_id:str}/view-as", see_what_she_sees, methods=["POST"]),
     Route("/help/{ticket_id:str}/{action:str}", act, methods=["POST"]),
 ]

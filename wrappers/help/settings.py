@@ -41,6 +41,8 @@ class HelpSettings(BaseModel):
     max_attachments: int = Field(default=10, ge=0, le=100)
     # Lines of a job's error output or a notebook's log put in the context.
     tail_lines: int = Field(default=40, ge=1, le=1000)
+    # How long one "See what she sees" view lasts before staff must open it again.
+    view_minutes: int = Field(default=15, ge=1, le=240)
 
 
 def help_settings(settings: Settings) -> HelpSettings:

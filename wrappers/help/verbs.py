@@ -52,6 +52,11 @@ class TicketArgs(BaseModel):
     ticket_id: str = Field(pattern=HEX_ID.pattern)
 
 
+class ViewArgs(TicketArgs):
+    # The page the looker opens in her view ("" for a live or partial request).
+    page: str = Field(default="", max_length=2048)
+
+
 class ReplyArgs(TicketArgs):
     text: str = Field(default="", max_length=1_000_000)
 
@@ -315,6 +320,30 @@ async def consent(args: ConsentArgs, identity: Identity, services: Any) -> Ticke
     return await _change(services, identity, args.ticket_id, consent=args.consent)
 
 
+async def view(args: ViewArgs, identity: Identity, services: Any) -> TicketView:
+    """Whether staff may still see what she sees, asked on every request of their
+    read-only view of her portal (app/security/view_as.py): only while she consents
+    and the question is not solved. Each whole page they open goes into her thread,
+    so she reads who looked at what, and when, live."""
+    help_ = _help(services)
+    row = await _row(services, args.ticket_id)
+    if not row.consent:
+        raise VerbFailed(
+            f"{row.author} has not let the HPC team see what she sees on this question, "
+            "or has taken it back.",
+            "conflict",  # as things are: the staff member may, her choice says no
+        )
+    if row.state == "solved":
+        raise VerbFailed("This question is solved: seeing what she sees has ended.", "conflict")
+    if args.page:
+        message = HelpMessage(
+            ticket_id=row.id, author=identity.unix_name, kind="looked", body=args.page
+        )
+        row = await help_.store.add_message(message) or row
+        await _announce(services, row, "looked")
+    return TicketView.of(row)
+
+
 async def queue(args: QueueArgs, identity: Identity, services: Any) -> TicketList:
     before = utcnow() - timedelta(days=args.older_than_days) if args.older_than_days else None
     rows = await _help(services).store.queue(args.state, args.person, args.project, before)
@@ -341,6 +370,7 @@ VERBS: tuple[Verb[Any, Any], ...] = (
     _verb("help.assign", TicketArgs, TicketView, "ticket", "assign", existing_ticket, assign),
     _verb("help.state", StateArgs, TicketView, "ticket", "state", existing_ticket, set_state),
     _verb("help.consent", ConsentArgs, TicketView, "ticket", "consent", existing_ticket, consent),
+    _verb("help.view", ViewArgs, TicketView, "ticket", "view", existing_ticket, view),
     _verb(
         "help.mail_reply",
         MailReplyArgs,

@@ -1,0 +1,139 @@
+""" "See what she sees" through a real portal: carol (staff) opens a read-only view of
+alice's portal from alice's question, only while alice consents; what carol opens is
+listed in alice's thread and audited as carol's; nothing can be changed from the
+view; it ends when alice takes her consent back, when carol stops it, or at its time.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Portal
+from tests.help.conftest import HELP_PORT, csrf_of, started
+from tests.help.test_portal_help import ask, audit_has, bodies
+from tests.helpers import signed_in, wait_until
+
+ALICE = pwd.getpwnam("alice")
+BANNER = 'id="view-as-banner"'
+
+
+@pytest.fixture
+def her_file() -> Iterator[Path]:
+    """A file only alice has: seen in her listing means the page is hers."""
+    path = Path(ALICE.pw_dir) / f"view-as-{uuid.uuid4().hex[:8]}.txt"
+    path.write_text("alice's own words\n")
+    os.chown(path, ALICE.pw_uid, ALICE.pw_gid)
+    path.chmod(0o600)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def open_view(client: httpx.Client, portal: Portal, ticket: str) -> httpx.Response:
+    return client.post(
+        f"{portal.url}/help/{ticket}/view-as", data={"csrf_token": csrf_of(client, portal)}
+    )
+
+
+def test_carol_sees_alices_files_read_only_and_alice_sees_who_looked(
+    help_portal: Portal, her_file: Path
+) -> None:
+    portal = help_portal
+    made = Path(ALICE.pw_dir) / f"made-in-view-{uuid.uuid4().hex[:6]}"
+    with (
+        signed_in(portal.url, "alice") as alice,
+        signed_in(portal.url, "carol") as carol,
+        signed_in(portal.url, "bob") as bob,
+    ):
+        ticket = ask(alice, portal, "/files", ["page"], consent="on", text="Where is my file?")
+        # bob is not staff: there is no such thing for him to open.
+        assert open_view(bob, portal, ticket).status_code == 404
+        assert BANNER not in bob.get(portal.url + "/files").text
+
+        opened = open_view(carol, portal, ticket)
+        assert opened.status_code == 303 and opened.headers["location"] == "/"
+        csrf = csrf_of(carol, portal)  # the page it comes from is alice's, read-only
+        listing = carol.get(portal.url + "/files")
+        assert listing.status_code == 200
+        assert BANNER in listing.text and "alice's portal" in listing.text
+        assert her_file.name in listing.text
+        # Her places, not carol's: alice is in chem, carol in physics.
+        assert "Project chem" in listing.text and "Project physics" not in listing.text
+        assert 'id="get-help"' not in listing.text  # nobody asks for help as her
+
+        # Nothing changes from the view: a form posted anyway is refused before any
+        # route, and the gate would refuse the verb too (tests/verbs/test_gate.py).
+        refused = carol.post(
+            portal.url + "/files/new",
+            data={"csrf_token": csrf, "folder": ALICE.pw_dir, "name": made.name, "kind": "folder"},
+        )
+        assert refused.status_code == 403 and "read-only view" in refused.text
+        assert not made.exists()
+        # Her file's bytes never reach the looker: reading is not looking at a listing.
+        download = carol.get(portal.url + "/files/download", params={"path": str(her_file)})
+        assert "alice's own words" not in download.text
+        assert download.status_code == 403
+
+        # alice reads, in her thread, who looked at what; the audit has it as carol's.
+        wait_until(lambda: ("looked", "/files") in bodies(portal, ticket), 10)
+        thread = alice.get(f"{portal.url}/help/{ticket}").text
+        assert "looked at <code>/files</code>" in thread and "carol" in thread
+        assert audit_has(portal, "help.view", "carol", "ok")
+        assert audit_has(portal, "files.page", "carol", "ok")
+        assert audit_has(portal, "files.read", "carol", "denied")
+
+        # She takes her consent back: carol's next page is carol's own again.
+        taken_back = alice.post(
+            f"{portal.url}/help/{ticket}/consent", data={"csrf_token": csrf_of(alice, portal)}
+        )
+        assert taken_back.status_code == 303
+        own = carol.get(portal.url + "/files")
+        assert BANNER not in own.text and her_file.name not in own.text
+        # Consent given again does not bring an old view back: it must be opened anew.
+        alice.post(
+            f"{portal.url}/help/{ticket}/consent",
+            data={"csrf_token": csrf_of(alice, portal), "consent": "on"},
+        )
+        assert BANNER not in carol.get(portal.url + "/files").text
+
+
+def test_no_view_without_her_consent_and_stopping_ends_it(
+    help_portal: Portal, her_file: Path
+) -> None:
+    portal = help_portal
+    with signed_in(portal.url, "alice") as alice, signed_in(portal.url, "carol") as carol:
+        without = ask(alice, portal, "/", ["page"], text="No peeking, please.")
+        refused = open_view(carol, portal, without)
+        assert refused.status_code == 409 and "has not let" in refused.text
+        assert BANNER not in carol.get(portal.url + "/").text
+
+        with_consent = ask(alice, portal, "/", ["page"], consent="on")
+        assert open_view(carol, portal, with_consent).status_code == 303
+        assert BANNER in carol.get(portal.url + "/").text
+        stopped = carol.post(
+            portal.url + "/view-as/stop", data={"csrf_token": csrf_of(carol, portal)}
+        )
+        assert stopped.status_code == 303
+        assert stopped.headers["location"] == f"/help/{with_consent}"
+        page = carol.get(portal.url + "/files").text
+        assert BANNER not in page and her_file.name not in page
+
+
+def test_a_view_ends_at_its_time(cluster: None, idp: str, tmp_path: Path, her_file: Path) -> None:
+    """One minute, the shortest a site may set: then carol is herself again."""
+    with (
+        started(tmp_path, HELP_PORT + 2, ONESTOP_HELP__VIEW_MINUTES="1") as portal,
+        signed_in(portal.url, "alice") as alice,
+        signed_in(portal.url, "carol") as carol,
+    ):
+        ticket = ask(alice, portal, "/", ["page"], consent="on")
+        assert open_view(carol, portal, ticket).status_code == 303
+        assert her_file.name in carol.get(portal.url + "/files").text
+        wait_until(lambda: BANNER not in carol.get(portal.url + "/files").text, 75, every=5)
+        assert her_file.name not in carol.get(portal.url + "/files").text
