@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpx
+import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from websockets.typing import Origin
 
 from app.verbs import Services, VerbGate
 from managers.agent.client import AgentClient
@@ -283,3 +285,14 @@ def _shipped(tool: Any) -> bool:
 
     entry = next(e for e in entry_points(group=ENTRY_POINT_GROUP) if e.name == tool.name)
     return entry.module.startswith("wrappers.")
+
+
+def portal_socket(portal_url: str, cookie: str, name: str = "onestop_session") -> Any:
+    """The portal's /ws as a browser holding that session opens it (its Origin, its
+    cookie); ``async with`` it."""
+    return websockets.connect(
+        portal_url.replace("http", "ws") + "/ws",
+        origin=Origin(portal_url),
+        additional_headers={"Cookie": f"{name}={cookie}"},
+        max_size=None,
+    )

@@ -18,12 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import websockets
-from websockets.typing import Origin
 
 from tests.conftest import Portal
 from tests.help.conftest import csrf_of
-from tests.helpers import signed_in, squeue, submit_as, wait_until
+from tests.helpers import portal_socket, signed_in, squeue, submit_as, wait_until
 
 COOKIE = "onestop_session"
 SECTION = re.compile(r'name="keep" value="([^"]+)"')
@@ -218,12 +216,7 @@ def test_bob_cannot_reach_her_question_unless_shared_with_his_project(
 async def follow(portal: Portal, cookie: str, asked: str, seconds: float) -> list[str]:
     """What a socket that asks to follow ``asked`` receives in ``seconds``."""
     received: list[str] = []
-    async with websockets.connect(
-        portal.url.replace("http", "ws") + "/ws",
-        origin=Origin(portal.url),
-        additional_headers={"Cookie": f"{COOKIE}={cookie}"},
-        max_size=None,
-    ) as ws:
+    async with portal_socket(portal.url, cookie, COOKIE) as ws:
         await ws.send(json.dumps({"help": asked}))
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:

@@ -7,11 +7,8 @@ import re
 import subprocess
 import time
 
-import websockets
-from websockets.typing import Origin
-
 from tests.conftest import Portal
-from tests.helpers import new_client, sign_in, submit_as
+from tests.helpers import new_client, portal_socket, sign_in, submit_as
 
 COOKIE = "onestop_session"
 
@@ -29,12 +26,7 @@ async def listen(
     ``subscribed`` is set at the first message: the catch-up the portal sends once the
     socket is subscribed to its channels."""
     received: list[str] = []
-    async with websockets.connect(
-        portal.url.replace("http", "ws") + "/ws",
-        origin=Origin(portal.url),
-        additional_headers={"Cookie": f"{COOKIE}={cookie}"},
-        max_size=None,
-    ) as ws:
+    async with portal_socket(portal.url, cookie, COOKIE) as ws:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             try:

@@ -39,11 +39,9 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
-from websockets.typing import Origin
 
 from tests.conftest import Portal, portal_with_own_agents
-from tests.helpers import new_client, sign_in, wait_until
+from tests.helpers import new_client, portal_socket, sign_in, wait_until
 from tests.transfers.hosts import TransferHosts, sha256_file, transfer_hosts
 
 __all__ = ["transfer_hosts"]
@@ -493,12 +491,7 @@ def test_refused_addresses_are_said_and_audited(world: World) -> None:
 def listen(portal: Portal, cookie: str, seconds: float) -> list[str]:
     async def run() -> list[str]:
         heard: list[str] = []
-        async with websockets.connect(
-            portal.url.replace("http", "ws") + "/ws",
-            origin=Origin(portal.url),
-            additional_headers={"Cookie": f"{COOKIE}={cookie}"},
-            max_size=None,
-        ) as ws:
+        async with portal_socket(portal.url, cookie, COOKIE) as ws:
             deadline = time.monotonic() + seconds
             while (left := deadline - time.monotonic()) > 0:
                 try:
