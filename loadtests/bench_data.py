@@ -8,9 +8,10 @@ its MD5 and the worker checks it), starts a portal of its own on port 8004 (agen
 of its own, so they run this checkout's engine) and, rounds interleaved so drift hits
 both sides alike:
 
-- ``url``: her import of ``https://files.example.test/files/<file>`` with its SHA-256
-  pasted, through the Data page's form, against ``curl`` of the same URL into the
-  same folder. Target: >= 0.9x.
+- ``url``: her import of ``https://files.example.test/files/<file>`` through the Data
+  page's form (size checked), against ``curl`` of the same URL into the same folder.
+  Target: >= 0.9x. And like for like with a check: the import with its SHA-256
+  pasted (the worker hashes what it writes) against ``curl`` then ``sha256sum``.
 - ``s3``: her import of the object, against s3fs used directly (``get_file`` in a
   fresh interpreter, as ``aws s3 cp`` would start one; awscli cannot be installed
   next to aiobotocore's pinned botocore). Target: >= 0.9x.
@@ -41,6 +42,7 @@ import os
 import re
 import resource
 import secrets
+import shlex
 import shutil
 import sqlite3
 import statistics
@@ -336,6 +338,8 @@ def measure_imports(
     series = {
         "curl": Series("curl", size),
         "portal url": Series("portal url", size),
+        "curl+sha": Series("curl+sha", size),
+        "portal+sha": Series("portal+sha", size),
         "s3fs": Series("s3fs", s3_size),
         "portal s3": Series("portal s3", s3_size),
     }
@@ -344,7 +348,8 @@ def measure_imports(
         alice_folder(f"bench-data-{secrets.token_hex(3)}") as folder,
         signed_in(portal.url, "alice") as client,
     ):
-        url_fields = {"source": "url", "urls": f"{url} {sha256}", "target": str(folder)}
+        url_fields = {"source": "url", "urls": url, "target": str(folder)}
+        sha_fields = {"source": "url", "urls": f"{url} {sha256}", "target": str(folder)}
         s3_fields = {
             "source": "s3",
             "endpoint_url": hosts.s3_endpoint,
@@ -394,15 +399,21 @@ def measure_imports(
             PYTHON, "-I", "-c", S3FS_GET, hosts.s3_endpoint,
             f"{hosts.s3_public_bucket}/{s3_key}", str(folder / "baseline.bin"),
         ]  # fmt: skip
+        # curl, then the same check the worker makes: its SHA-256 against the pasted one.
+        check = f'echo "{sha256}  {folder / "baseline.bin"}" | sha256sum -c --quiet'
+        curl_sha = ["bash", "-c", f"{shlex.join(curl)} && {check}"]
         steps = [
             ("curl", baseline("curl", as_user("alice", *curl), sha256, sha256_of)),
-            ("portal url", through_portal("portal url", url_fields, "sha256")),
+            ("portal url", through_portal("portal url", url_fields, "size")),
+            ("curl+sha", baseline("curl+sha", as_user("alice", *curl_sha), sha256, sha256_of)),
+            ("portal+sha", through_portal("portal+sha", sha_fields, "sha256")),
             ("s3fs", baseline("s3fs", as_user("alice", *s3fs_get), md5, md5_file)),
             ("portal s3", through_portal("portal s3", s3_fields, "md5")),
         ]
         for round_ in range(args.rounds):
             # Alternate the order, so neither side always runs right after the other.
-            ordered = steps if round_ % 2 == 0 else [steps[1], steps[0], steps[3], steps[2]]
+            pairs = [steps[i : i + 2] for i in range(0, len(steps), 2)]
+            ordered = [step for pair in pairs for step in (pair if round_ % 2 == 0 else pair[::-1])]
             for _name, step in ordered:
                 empty(folder)
                 step()
@@ -558,7 +569,8 @@ def report(
         "command's, or the worker's as reaped by her agent)"
     )
     print("\nagainst the baseline, this run (throughput ratio, target >= 0.9)")
-    for ours, theirs in (("portal url", "curl"), ("portal s3", "s3fs")):
+    compared = (("portal url", "curl"), ("portal+sha", "curl+sha"), ("portal s3", "s3fs"))
+    for ours, theirs in compared:
         ratio = series[theirs].best / series[ours].best
         print(
             f"  {ours:<11} vs {theirs:<5} {ratio:>6.2f}x  (target >= {TARGET_RATIO:g}x)  "

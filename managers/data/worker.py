@@ -36,7 +36,7 @@ import time
 import traceback
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from managers.data import folders
 from managers.data.context import Cancelled, TransferError, Work
@@ -141,7 +141,7 @@ def _secrets_of(value: Any) -> list[str]:
     if isinstance(value, SecretStr):
         if value.get_secret_value():
             found.append(value.get_secret_value())
-    elif hasattr(value, "model_fields"):
+    elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             found += _secrets_of(getattr(value, name))
     elif isinstance(value, tuple | list):

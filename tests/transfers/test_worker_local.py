@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import subprocess
@@ -230,7 +231,12 @@ def test_dropped_connection_is_resumed_with_range(server: Server, target: Path) 
     progress = wait(spec)
     assert progress["state"] == "done", progress
     assert server.drops == before + 1
-    assert server.ranges[-1] == f"bytes={len(BODY) // 3}-"
+    # Resumed, not started again: from where her file ended, which is at most what the
+    # server sent before it dropped (bytes still in the client's buffer when the drop
+    # is seen are discarded by aiohttp and asked for again).
+    resumed = re.fullmatch(r"bytes=(\d+)-", server.ranges[-1])
+    assert resumed is not None, server.ranges
+    assert 0 < int(resumed.group(1)) <= len(BODY) // 3, server.ranges[-1]
     assert hashlib.sha256((target / "drop.bin").read_bytes()).hexdigest() == SHA
 
 
