@@ -22,6 +22,7 @@ from app.policy import PolicyInputError, canonical_object
 from app.policy.roles import check_subject
 from app.security.sessions import Identity
 from app.verbs.catalog import AnyVerb, Catalog, Verb, viewable
+from app.verbs.descriptors import OpenFile
 from app.verbs.errors import VerbDenied, VerbError, VerbFailed, VerbInvalid, VerbUnavailable
 from app.verbs.services import Services
 from managers.agent.client import AgentUnavailable
@@ -319,3 +320,20 @@ async def agent_work(services: Services, user: str, op: str, **arguments: object
             os.close(fd)
         raise VerbUnavailable("The helper process answered something unreadable.")
     return result
+
+
+async def agent_file(services: Services, user: str, op: str, **arguments: object) -> OpenFile:
+    """``agent_work`` for an operation that answers one open file (``files.read``), for
+    a local verb that reads as her on someone's behalf (a help question's attachment):
+    the descriptor her agent opened, so the kernel decided as her."""
+    try:
+        _, fds = await services.agents.call(user, op, arguments)
+    except AgentUnavailable as error:
+        raise VerbUnavailable(error.message, error.kind) from error
+    except OperationError as error:
+        raise VerbFailed(error.message, error.kind) from error
+    if len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        raise VerbUnavailable("The helper process answered something unreadable.")
+    return OpenFile(fd=fds[0])

@@ -137,3 +137,34 @@ def test_a_view_ends_at_its_time(cluster: None, idp: str, tmp_path: Path, her_fi
         assert her_file.name in carol.get(portal.url + "/files").text
         wait_until(lambda: BANNER not in carol.get(portal.url + "/files").text, 75, every=5)
         assert her_file.name not in carol.get(portal.url + "/files").text
+
+
+def test_staff_open_her_attached_file_only_through_her_question(
+    help_portal: Portal, her_file: Path
+) -> None:
+    """The file is read as alice (mode 600: nobody else could), downloaded, never
+    shown inline; bob, even as a member of the project she shared it with, gets
+    nothing, and an index past her list is no file."""
+    portal = help_portal
+    with (
+        signed_in(portal.url, "alice") as alice,
+        signed_in(portal.url, "carol") as carol,
+        signed_in(portal.url, "bob") as bob,
+    ):
+        ticket = ask(alice, portal, "/files", ["page"], attachments=f"{her_file}\n", project="chem")
+        page = carol.get(f"{portal.url}/help/{ticket}").text
+        assert f'href="/help/{ticket}/files/0"' in page
+        got = carol.get(f"{portal.url}/help/{ticket}/files/0")
+        assert got.status_code == 200 and got.content == her_file.read_bytes()
+        assert got.headers["content-type"] == "application/octet-stream"
+        assert got.headers["content-disposition"].startswith("attachment;")
+        assert her_file.name in got.headers["content-disposition"]
+        assert got.headers["x-content-type-options"] == "nosniff"
+        assert alice.get(f"{portal.url}/help/{ticket}/files/0").content == her_file.read_bytes()
+        # bob reads the question (shared with chem) but not her file through it.
+        assert bob.get(f"{portal.url}/help/{ticket}").status_code == 200
+        refused = bob.get(f"{portal.url}/help/{ticket}/files/0")
+        assert refused.status_code == 404 and "alice's own words" not in refused.text
+        assert carol.get(f"{portal.url}/help/{ticket}/files/1").status_code == 404
+        assert audit_has(portal, "help.attachment", "carol", "ok")
+        assert audit_has(portal, "help.attachment", "bob", "denied")

@@ -136,6 +136,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "help.state": ({"ticket_id": "0123456789abcdef", "state": "solved"}, "user"),
     "help.consent": ({"ticket_id": "0123456789abcdef", "consent": True}, "user"),
     "help.view": ({"ticket_id": "0123456789abcdef", "page": "/"}, "staff"),
+    "help.attachment": ({"ticket_id": "0123456789abcdef", "index": 0}, "user"),
     "help.mail_reply": (
         {"token": "0" * 32, "sender": "desk@onestop.test", "text": "sample"},
         "service:help-mail",

@@ -83,12 +83,13 @@ tool = Tool(
     # gives or takes back consent; members read what she shared with their project
     # (the ticket is asked about in that project's domain); staff read and answer
     # every ticket, note, assign and change states, see what she sees while she consents
-    # (view), and read the queue. Admins hold
+    # (view), open the files she attached, as her (attachment; never a project's
+    # members), and read the queue. Admins hold
     # every rule already.
     policy=(
-        "p, user, *, ticket:{sub}/**, (ask|read|reply|state|consent)",
+        "p, user, *, ticket:{sub}/**, (ask|read|reply|state|consent|attachment)",
         "p, member, *, ticket:**, read",
-        "p, staff, *, ticket:**, (read|reply|note|assign|state|view)",
+        "p, staff, *, ticket:**, (read|reply|note|assign|state|view|attachment)",
         "p, staff, *, helpdesk:**, read",
         f"p, {MAIL_SERVICE}, *, ticket:**, mailreply",
     ),

@@ -10,9 +10,10 @@ portal's pages for them (app/web/errors.py).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from app.auth.profile import viewer_profile
@@ -203,6 +204,30 @@ async def see_what_she_sees(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
+async def open_attachment(request: Request) -> Response:
+    """One attached file, downloaded (never shown inline: its bytes are hers, not the
+    portal's, and must not run as the portal's page)."""
+    ticket_id, index = request.path_params["ticket_id"], request.path_params["index"]
+    gate, identity = verb_gate(request), viewer(request)
+    try:
+        shown = await gate.call(identity, "help.show", ticket_id=ticket_id)
+        opened = await gate.call(identity, "help.attachment", ticket_id=ticket_id, index=index)
+    except VerbError as error:
+        if error.kind in NO_SUCH:
+            return _not_found(request)
+        raise
+    name = shown.attachments[index].rstrip("/").rsplit("/", 1)[-1] or "file"
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+        "Content-Length": str(opened.size()),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    return StreamingResponse(
+        opened.chunks(), media_type="application/octet-stream", headers=headers
+    )
+
+
 async def queue_page(request: Request) -> Response:
     params = request.query_params
     filters = {
@@ -234,5 +259,6 @@ routes = [
     Route("/help/queue", queue_page, methods=["GET"]),
     Route("/help/{ticket_id:str}", ticket_page, methods=["GET"]),
     Route("/help/{ticket_id:str}/view-as", see_what_she_sees, methods=["POST"]),
+    Route("/help/{ticket_id:str}/files/{index:int}", open_attachment, methods=["GET"]),
     Route("/help/{ticket_id:str}/{action:str}", act, methods=["POST"]),
 ]

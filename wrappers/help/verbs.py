@@ -23,8 +23,9 @@ from app.notify.store import NewNotification
 from app.policy.roles import MEMBER, PROJECT_ADMIN
 from app.security.sessions import Identity
 from app.verbs.catalog import NoArgs, Verb
+from app.verbs.descriptors import OpenFile
 from app.verbs.errors import VerbFailed, VerbInvalid
-from app.verbs.gate import agent_work
+from app.verbs.gate import agent_file, agent_work
 from app.verbs.services import Services
 from wrappers.help.mail import copy_to_desk
 from wrappers.help.models import HelpMessage, HelpTicket
@@ -50,6 +51,11 @@ class AskArgs(BaseModel):
 
 class TicketArgs(BaseModel):
     ticket_id: str = Field(pattern=HEX_ID.pattern)
+
+
+class AttachmentArgs(TicketArgs):
+    # Which of the question's files (its place in the list she sent).
+    index: int = Field(ge=0, lt=1000)
 
 
 class ViewArgs(TicketArgs):
@@ -344,6 +350,17 @@ async def view(args: ViewArgs, identity: Identity, services: Any) -> TicketView:
     return TicketView.of(row)
 
 
+async def attachment(args: AttachmentArgs, identity: Identity, services: Any) -> OpenFile:
+    """One of the files she pointed to, opened as her: staff reach her files only
+    through her question, and only those she attached (the kernel still decides as
+    her, so a file she can no longer read is refused in its words)."""
+    row = await _row(services, args.ticket_id)
+    paths = list(json.loads(row.attachments or "[]"))
+    if args.index >= len(paths):
+        raise VerbFailed("The question has no such file.", "ENOENT")
+    return await agent_file(services, row.author, "files.read", path=paths[args.index])
+
+
 async def queue(args: QueueArgs, identity: Identity, services: Any) -> TicketList:
     before = utcnow() - timedelta(days=args.older_than_days) if args.older_than_days else None
     rows = await _help(services).store.queue(args.state, args.person, args.project, before)
@@ -371,6 +388,16 @@ VERBS: tuple[Verb[Any, Any], ...] = (
     _verb("help.state", StateArgs, TicketView, "ticket", "state", existing_ticket, set_state),
     _verb("help.consent", ConsentArgs, TicketView, "ticket", "consent", existing_ticket, consent),
     _verb("help.view", ViewArgs, TicketView, "ticket", "view", existing_ticket, view),
+    Verb(
+        "help.attachment",
+        AttachmentArgs,
+        OpenFile,
+        "ticket",
+        "attachment",
+        existing_ticket,
+        local=attachment,
+        returns_fd=True,
+    ),
     _verb(
         "help.mail_reply",
         MailReplyArgs,
