@@ -150,6 +150,46 @@ def test_a_folder_and_her_files_as_she_may_reach_them(help_portal: Portal) -> No
         assert refused.status_code == 400 and "/home/bob/private.txt:" in refused.text
 
 
+def test_a_transfer_that_failed_is_described_without_its_password(help_portal: Portal) -> None:
+    """On the Data page the form carries her transfer that did not end well: where
+    from, its state and the plain reason; the password in its address never."""
+    portal = help_portal
+    with signed_in(portal.url, "alice") as alice:
+        token = uuid.uuid4().hex
+        started = alice.post(
+            portal.url + "/data/import",
+            data={
+                "csrf_token": csrf_of(alice, portal),
+                "token": token,
+                "source": "url",
+                "urls": "http://alice:pw-in-url-7731@127.0.0.1:9/data.csv\n",
+                "target": "/home/alice",
+            },
+        )
+        assert started.status_code == 303, started.text[-1500:]
+        with sqlite3.connect(db_of(portal)) as db:
+            (transfer,) = db.execute(
+                "SELECT id FROM data_transfers WHERE token = ?", (token,)
+            ).fetchone()
+
+        def failed() -> bool:
+            with sqlite3.connect(db_of(portal)) as db:
+                (state,) = db.execute(
+                    "SELECT state FROM data_transfers WHERE id = ?", (transfer,)
+                ).fetchone()
+            return bool(state == "failed")
+
+        wait_until(failed, 60)
+        for page in ("/data", f"/data?transfer={transfer}"):
+            form = alice.get(portal.url + "/help/new", params={"page": page}).text
+            assert f"transfer.{transfer}" in SECTION.findall(form), page
+            assert "Import from" in form and "127.0.0.1" in form and "State: failed" in form
+            assert "refused_address" in form
+            assert "pw-in-url-7731" not in form
+        ticket = ask(alice, portal, "/data", [f"transfer.{transfer}", "page"])
+        assert "pw-in-url-7731" not in json.dumps(ticket_row(portal, ticket))
+
+
 def test_limits_are_said_plainly(help_portal: Portal) -> None:
     with signed_in(help_portal.url, "alice") as alice:
         answer = alice.post(
