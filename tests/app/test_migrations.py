@@ -54,6 +54,7 @@ ALL_TABLES = {
     "data_connections",
     "help_tickets",
     "help_messages",
+    "help_images",
 }
 
 

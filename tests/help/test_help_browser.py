@@ -19,6 +19,7 @@ from tests.browser.conftest import (  # noqa: F401
 from tests.conftest import Portal
 from tests.help.conftest import csrf_of
 from tests.help.test_portal_help import ask, failed_job
+from tests.help.test_screenshots import png
 from tests.helpers import signed_in
 
 
@@ -43,6 +44,15 @@ def test_alice_asks_from_her_job_page_and_sees_the_reply_live(
         expect(page.locator("#help-thread")).to_contain_text("What does it broke here mean?")
         ticket = page.url.rsplit("/", 1)[-1]
         expect(page.locator('details[data-section="job.script"]')).to_have_count(0)
+        # A screenshot of what she saw, added from the question's page.
+        page.get_by_label("Add a screenshot of what you see (PNG or JPEG)").set_input_files(
+            {"name": "what-i-saw.png", "mimeType": "image/png", "buffer": png(40, 20)}
+        )
+        page.get_by_role("button", name="Add screenshot").click()
+        picture = page.locator("#help-screenshots img")
+        expect(picture).to_have_count(1)
+        expect(picture).to_have_attribute("alt", "Screenshot added by alice")
+        assert picture.evaluate("img => img.naturalWidth") == 40
 
         with signed_in(help_portal.url, "carol") as carol:
             answer = carol.post(

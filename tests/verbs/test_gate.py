@@ -137,6 +137,8 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "help.consent": ({"ticket_id": "0123456789abcdef", "consent": True}, "user"),
     "help.view": ({"ticket_id": "0123456789abcdef", "page": "/"}, "staff"),
     "help.attachment": ({"ticket_id": "0123456789abcdef", "index": 0}, "user"),
+    "help.screenshot": ({"ticket_id": "0123456789abcdef", "data": b"\x89PNG\r\n\x1a\n"}, "user"),
+    "help.image": ({"ticket_id": "0123456789abcdef", "image_id": 1}, "user"),
     "help.mail_reply": (
         {"token": "0" * 32, "sender": "desk@onestop.test", "text": "sample"},
         "service:help-mail",

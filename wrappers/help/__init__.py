@@ -29,7 +29,7 @@ from app.verbs import Services
 from wrappers.help import pages, verbs
 from wrappers.help.live import follow
 from wrappers.help.mail import MAIL_SERVICE, listening
-from wrappers.help.models import HelpMessage, HelpTicket
+from wrappers.help.models import HelpImage, HelpMessage, HelpTicket
 from wrappers.help.service import Help
 from wrappers.help.settings import HelpSettings, help_settings
 from wrappers.help.store import HelpStore
@@ -74,8 +74,9 @@ tool = Tool(
     card=Card("help/_card.html", card_context),
     page_action="help/_get_help.html",
     verbs=verbs.VERBS,
-    # files.stat: a file she points to is checked as her first.
-    uses=("help.mine", "help.show", "help.queue", "help.canned", "files.stat"),
+    # files.stat: a file she points to is checked as her first; files.read: staff
+    # open it through her question (help.attachment), as her.
+    uses=("help.mine", "help.show", "help.queue", "help.canned", "files.stat", "files.read"),
     kinds=("ticket", "helpdesk"),
     # The incoming mail listener adds the help desk's replies as its own principal.
     principals=(MAIL_SERVICE,),
@@ -96,7 +97,7 @@ tool = Tool(
     followers={"help": follow},
     lifespan=announcing,
     settings=HelpSettings,
-    models=(HelpTicket, HelpMessage),
+    models=(HelpTicket, HelpMessage, HelpImage),
     provides=provide,
     order=80,
 )

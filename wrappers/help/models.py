@@ -5,14 +5,15 @@ assigned to, whether it is shared with one of her projects, whether she consents
 staff seeing what she sees, and the context she chose to send (JSON sections, each
 already cleaned of secrets) and the files she pointed to (references, never copies).
 A ``HelpMessage`` is one entry of its thread: her reply, a staff reply, or a staff
-note she never sees.
+note she never sees. A ``HelpImage`` is a screenshot she (or staff) added, kept in
+the database: it is what her screen showed, not a file of hers.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from app.models import utcnow
@@ -51,4 +52,16 @@ class HelpMessage(SQLModel, table=True):
     # user (her words) | staff (a reply she sees) | note (staff only)
     kind: str = Field(max_length=8)
     body: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(default_factory=utcnow)
+
+
+class HelpImage(SQLModel, table=True):
+    __tablename__ = "help_images"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: str = Field(max_length=16, index=True, foreign_key="help_tickets.id")
+    author: str = Field(max_length=64)
+    # image/png or image/jpeg, as its first bytes say (never as the browser claimed).
+    media_type: str = Field(max_length=16)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     at: datetime = Field(default_factory=utcnow)

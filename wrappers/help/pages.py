@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -141,6 +142,8 @@ async def ticket_page(request: Request, error: str = "", status: int = 200) -> R
             "state_words": STATE_WORDS,
             "canned": canned,
             "mine": view.author == identity.unix_name,
+            # Whoever may answer may add a picture; a read-only view may not.
+            "can_add_screenshot": view.author == identity.unix_name or view.staff_view,
             "error": error,
             "prefill": prefill,
             "markdown": markdown,
@@ -228,6 +231,52 @@ async def open_attachment(request: Request) -> Response:
     )
 
 
+async def add_screenshot(request: Request) -> Response:
+    """A picture sent from the question's page (htmx, multipart: its CSRF token comes
+    as the header); the screenshots part redrawn, with the reason if it was refused."""
+    ticket_id = request.path_params["ticket_id"]
+    gate, identity = verb_gate(request), viewer(request)
+    limit = own(request, Help).settings.max_screenshot_bytes
+    form = await request.form(max_files=1, max_fields=5)
+    upload = form.get("screenshot")
+    data = await upload.read(limit + 1) if isinstance(upload, UploadFile) else b""
+    error = ""
+    try:
+        view = await gate.call(identity, "help.screenshot", ticket_id=ticket_id, data=data)
+    except VerbInvalid as refused:
+        error = refused.message
+        view = await gate.call(identity, "help.show", ticket_id=ticket_id)
+    except VerbError as failure:
+        if failure.kind in NO_SUCH:
+            return _not_found(request)
+        raise
+    finally:
+        await form.close()
+    context = {"ticket": view, "screenshot_error": error, "can_add_screenshot": True}
+    return render(request, "help/_screenshots.html", context)
+
+
+async def show_image(request: Request) -> Response:
+    """A screenshot's bytes, as the type its content proved; nothing in it can run."""
+    try:
+        picture = await verb_gate(request).call(
+            viewer(request),
+            "help.image",
+            ticket_id=request.path_params["ticket_id"],
+            image_id=request.path_params["image_id"],
+        )
+    except VerbError as failure:
+        if failure.kind in NO_SUCH:
+            return _not_found(request)
+        raise
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=300",
+    }
+    return Response(picture.data, media_type=picture.media_type, headers=headers)
+
+
 async def queue_page(request: Request) -> Response:
     params = request.query_params
     filters = {
@@ -260,5 +309,7 @@ routes = [
     Route("/help/{ticket_id:str}", ticket_page, methods=["GET"]),
     Route("/help/{ticket_id:str}/view-as", see_what_she_sees, methods=["POST"]),
     Route("/help/{ticket_id:str}/files/{index:int}", open_attachment, methods=["GET"]),
+    Route("/help/{ticket_id:str}/screenshot", add_screenshot, methods=["POST"]),
+    Route("/help/{ticket_id:str}/images/{image_id:int}", show_image, methods=["GET"]),
     Route("/help/{ticket_id:str}/{action:str}", act, methods=["POST"]),
 ]

@@ -39,6 +39,9 @@ class HelpSettings(BaseModel):
     max_text_chars: int = Field(default=20_000, ge=100, le=200_000)
     max_section_chars: int = Field(default=20_000, ge=100, le=200_000)
     max_attachments: int = Field(default=10, ge=0, le=100)
+    # Screenshots on one question, and the size of each (PNG or JPEG).
+    max_screenshots: int = Field(default=5, ge=0, le=50)
+    max_screenshot_bytes: int = Field(default=5 * 1024 * 1024, ge=10_000, le=50 * 1024 * 1024)
     # Lines of a job's error output or a notebook's log put in the context.
     tail_lines: int = Field(default=40, ge=1, le=1000)
     # How long one "See what she sees" view lasts before staff must open it again.

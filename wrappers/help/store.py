@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import transaction
 from app.models import utcnow
-from wrappers.help.models import HelpMessage, HelpTicket
+from wrappers.help.models import HelpImage, HelpMessage, HelpTicket
 
 __all__ = ["HEX_ID", "HelpStore", "new_id"]
 
@@ -82,6 +82,27 @@ class HelpStore:
         async with self._sessions() as db:
             rows = await db.exec(query.order_by(col(HelpTicket.updated_at).desc()).limit(limit))
             return list(rows.all())
+
+    async def add_image(self, image: HelpImage) -> HelpImage:
+        async with transaction(self._sessions) as db:
+            db.add(image)
+            await db.flush()
+        return image
+
+    async def images(self, ticket_id: str) -> list[tuple[int, str, str, datetime]]:
+        """(id, author, media type, when) of each screenshot, without its bytes."""
+        async with self._sessions() as db:
+            rows = await db.exec(
+                select(HelpImage.id, HelpImage.author, HelpImage.media_type, HelpImage.at)
+                .where(col(HelpImage.ticket_id) == ticket_id)
+                .order_by(col(HelpImage.id))
+            )
+            return [(int(i or 0), a, m, at) for i, a, m, at in rows.all()]
+
+    async def image(self, ticket_id: str, image_id: int) -> HelpImage | None:
+        async with self._sessions() as db:
+            found = await db.get(HelpImage, image_id)
+        return found if found is not None and found.ticket_id == ticket_id else None
 
     async def messages(self, ticket_id: str) -> list[HelpMessage]:
         async with self._sessions() as db:

@@ -28,11 +28,18 @@ from app.verbs.errors import VerbFailed, VerbInvalid
 from app.verbs.gate import agent_file, agent_work
 from app.verbs.services import Services
 from wrappers.help.mail import copy_to_desk
-from wrappers.help.models import HelpMessage, HelpTicket
+from wrappers.help.models import HelpImage, HelpMessage, HelpTicket
 from wrappers.help.service import Help
 from wrappers.help.store import HEX_ID, new_id
 from wrappers.help.text import redact
-from wrappers.help.views import Canned, CannedList, Section, TicketList, TicketView
+from wrappers.help.views import (
+    Canned,
+    CannedList,
+    ImageView,
+    Section,
+    TicketList,
+    TicketView,
+)
 
 __all__ = ["VERBS"]
 
@@ -56,6 +63,19 @@ class TicketArgs(BaseModel):
 class AttachmentArgs(TicketArgs):
     # Which of the question's files (its place in the list she sent).
     index: int = Field(ge=0, lt=1000)
+
+
+class ScreenshotArgs(TicketArgs):
+    data: bytes = Field(max_length=50 * 1024 * 1024)
+
+
+class ImageArgs(TicketArgs):
+    image_id: int = Field(ge=1)
+
+
+class Image(BaseModel):
+    media_type: str
+    data: bytes
 
 
 class ViewArgs(TicketArgs):
@@ -153,6 +173,10 @@ async def _view(services: Any, identity: Identity, row: HelpTicket) -> TicketVie
     if not staff:
         messages = [m for m in messages if m.kind != "note"]
     view = TicketView.of(row, messages)
+    view.images = [
+        ImageView(id=i, author=a, media_type=m, at=at)
+        for i, a, m, at in await _help(services).store.images(row.id)
+    ]
     view.staff_view = staff
     return view
 
@@ -361,6 +385,45 @@ async def attachment(args: AttachmentArgs, identity: Identity, services: Any) ->
     return await agent_file(services, row.author, "files.read", path=paths[args.index])
 
 
+# What a screenshot's first bytes must be: it is shown back as an image on the
+# portal's own origin, so only these two types, judged by content, never by name.
+IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+async def screenshot(args: ScreenshotArgs, identity: Identity, services: Any) -> TicketView:
+    """A screenshot added to the question by her (or staff): PNG or JPEG by content,
+    within the site's size and count, kept in the portal's database."""
+    help_ = _help(services)
+    limits = help_.settings
+    row = await _row(services, args.ticket_id)
+    media = next((m for magic, m in IMAGE_MAGIC.items() if args.data.startswith(magic)), None)
+    if not args.data:
+        raise VerbInvalid("Choose a picture first.", fields={"screenshot": "No file was chosen."})
+    if media is None:
+        message = "A screenshot must be a PNG or JPEG picture."
+        raise VerbInvalid(message, fields={"screenshot": message})
+    if len(args.data) > limits.max_screenshot_bytes:
+        message = (
+            f"The picture is {len(args.data):,} bytes; the help desk takes at most "
+            f"{limits.max_screenshot_bytes:,}. A smaller window or a JPEG will do."
+        )
+        raise VerbInvalid(message, fields={"screenshot": message})
+    if len(await help_.store.images(row.id)) >= limits.max_screenshots:
+        message = f"A question takes at most {limits.max_screenshots} screenshots."
+        raise VerbInvalid(message, fields={"screenshot": message})
+    image = HelpImage(ticket_id=row.id, author=identity.unix_name, media_type=media, data=args.data)
+    await help_.store.add_image(image)
+    await _announce(services, row, "image")
+    return await _view(services, identity, row)
+
+
+async def image(args: ImageArgs, identity: Identity, services: Any) -> Image:
+    found = await _help(services).store.image(args.ticket_id, args.image_id)
+    if found is None:
+        raise VerbFailed("The question has no such picture.", "ENOENT")
+    return Image(media_type=found.media_type, data=found.data)
+
+
 async def queue(args: QueueArgs, identity: Identity, services: Any) -> TicketList:
     before = utcnow() - timedelta(days=args.older_than_days) if args.older_than_days else None
     rows = await _help(services).store.queue(args.state, args.person, args.project, before)
@@ -388,6 +451,17 @@ VERBS: tuple[Verb[Any, Any], ...] = (
     _verb("help.state", StateArgs, TicketView, "ticket", "state", existing_ticket, set_state),
     _verb("help.consent", ConsentArgs, TicketView, "ticket", "consent", existing_ticket, consent),
     _verb("help.view", ViewArgs, TicketView, "ticket", "view", existing_ticket, view),
+    # A picture is her words too: whoever may reply may add one.
+    _verb(
+        "help.screenshot",
+        ScreenshotArgs,
+        TicketView,
+        "ticket",
+        "reply",
+        existing_ticket,
+        screenshot,
+    ),
+    _verb("help.image", ImageArgs, Image, "ticket", "read", existing_ticket, image),
     Verb(
         "help.attachment",
         AttachmentArgs,

@@ -36,6 +36,15 @@ class MessageView(BaseModel):
         return cls(id=row.id, author=row.author, kind=row.kind, body=row.body, at=row.at)
 
 
+class ImageView(BaseModel):
+    """A screenshot on a question, without its bytes (the page links to them)."""
+
+    id: int
+    author: str
+    media_type: str
+    at: datetime
+
+
 class TicketView(BaseModel):
     id: str
     author: str
@@ -50,6 +59,7 @@ class TicketView(BaseModel):
     created_at: datetime
     updated_at: datetime
     messages: list[MessageView] = []
+    images: list[ImageView] = []
     # Whether the viewer is staff here (sees notes, may assign and note).
     staff_view: bool = False
 
