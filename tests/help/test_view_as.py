@@ -168,3 +168,29 @@ def test_staff_open_her_attached_file_only_through_her_question(
         assert carol.get(f"{portal.url}/help/{ticket}/files/1").status_code == 404
         assert audit_has(portal, "help.attachment", "carol", "ok")
         assert audit_has(portal, "help.attachment", "bob", "denied")
+
+
+def test_the_sites_rule_lets_admins_look_without_consent(
+    help_portal: Portal, tmp_path: Path, her_file: Path
+) -> None:
+    """Off by default (erin, an admin, is refused like carol); where the site turns it
+    on, erin may look without alice's consent, carol (staff, not admin) still not,
+    and alice still reads who looked."""
+    with signed_in(help_portal.url, "alice") as alice, signed_in(help_portal.url, "erin") as erin:
+        ticket = ask(alice, help_portal, "/", ["page"], text="No consent here.")
+        assert open_view(erin, help_portal, ticket).status_code == 409
+    with (
+        started(
+            tmp_path, HELP_PORT + 2, ONESTOP_HELP__ADMINS_VIEW_WITHOUT_CONSENT="true"
+        ) as portal,
+        signed_in(portal.url, "alice") as alice,
+        signed_in(portal.url, "carol") as carol,
+        signed_in(portal.url, "erin") as erin,
+    ):
+        ticket = ask(alice, portal, "/", ["page"], text="No consent here either.")
+        assert open_view(carol, portal, ticket).status_code == 409
+        assert "See what alice sees" in erin.get(f"{portal.url}/help/{ticket}").text
+        assert open_view(erin, portal, ticket).status_code == 303
+        assert her_file.name in erin.get(portal.url + "/files").text
+        thread = alice.get(f"{portal.url}/help/{ticket}").text
+        assert "erin" in thread and "looked at <code>/files</code>" in thread

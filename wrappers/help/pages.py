@@ -144,6 +144,7 @@ async def ticket_page(request: Request, error: str = "", status: int = 200) -> R
             "mine": view.author == identity.unix_name,
             # Whoever may answer may add a picture; a read-only view may not.
             "can_add_screenshot": view.author == identity.unix_name or view.staff_view,
+            "admins_view_without_consent": own(request, Help).settings.admins_view_without_consent,
             "error": error,
             "prefill": prefill,
             "markdown": markdown,

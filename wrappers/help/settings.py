@@ -46,6 +46,9 @@ class HelpSettings(BaseModel):
     tail_lines: int = Field(default=40, ge=1, le=1000)
     # How long one "See what she sees" view lasts before staff must open it again.
     view_minutes: int = Field(default=15, ge=1, le=240)
+    # The site's rule for admins: they may see what she sees without her consent
+    # (still read-only, listed in her question and audited). Off: consent only.
+    admins_view_without_consent: bool = False
 
 
 def help_settings(settings: Settings) -> HelpSettings:
