@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,6 +113,20 @@ def test_no_view_without_her_consent_and_stopping_ends_it(
         refused = open_view(carol, portal, without)
         assert refused.status_code == 409 and "has not let" in refused.text
         assert BANNER not in carol.get(portal.url + "/").text
+        # carol asks from the thread instead; alice reads how to say yes.
+        staff_page = carol.get(f"{portal.url}/help/{without}").text
+        assert 'id="help-ask-consent"' in staff_page and 'id="help-view-as"' not in staff_page
+        offered = re.search(
+            r'id="help-ask-consent">.*?name="text" value="([^"]+)"', staff_page, re.S
+        )
+        assert offered is not None
+        asked = carol.post(
+            f"{portal.url}/help/{without}/reply",
+            data={"csrf_token": csrf_of(carol, portal), "text": offered.group(1)},
+        )
+        assert asked.status_code == 303
+        hers = alice.get(f"{portal.url}/help/{without}").text
+        assert "Could we look at what you see?" in hers and 'id="help-ask-consent"' not in hers
 
         with_consent = ask(alice, portal, "/", ["page"], consent="on")
         assert open_view(carol, portal, with_consent).status_code == 303
