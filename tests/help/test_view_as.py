@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -27,13 +29,22 @@ BANNER = 'id="view-as-banner"'
 
 @pytest.fixture
 def her_file() -> Iterator[Path]:
-    """A file only alice has: seen in her listing means the page is hers."""
-    path = Path(ALICE.pw_dir) / f"view-as-{uuid.uuid4().hex[:8]}.txt"
+    """A file only alice has, alone in a private folder of hers (her home holds too
+    many files for one page of a listing): seen in its listing means the page is hers."""
+    folder = Path(ALICE.pw_dir) / f"view-as-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(mode=0o700)
+    path = folder / "notes.txt"
     path.write_text("alice's own words\n")
-    os.chown(path, ALICE.pw_uid, ALICE.pw_gid)
+    for made in (folder, path):
+        os.chown(made, ALICE.pw_uid, ALICE.pw_gid)
     path.chmod(0o600)
     yield path
-    path.unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def listing(client: httpx.Client, portal: Portal, her_file: Path) -> str:
+    """The Files page of the folder holding ``her_file``, as ``client`` gets it."""
+    return client.get(portal.url + "/files", params={"path": str(her_file.parent)}).text
 
 
 def open_view(client: httpx.Client, portal: Portal, ticket: str) -> httpx.Response:
@@ -60,13 +71,13 @@ def test_carol_sees_alices_files_read_only_and_alice_sees_who_looked(
         opened = open_view(carol, portal, ticket)
         assert opened.status_code == 303 and opened.headers["location"] == "/"
         csrf = csrf_of(carol, portal)  # the page it comes from is alice's, read-only
-        listing = carol.get(portal.url + "/files")
-        assert listing.status_code == 200
-        assert BANNER in listing.text and "alice's portal" in listing.text
-        assert her_file.name in listing.text
+        shown = carol.get(portal.url + "/files", params={"path": str(her_file.parent)})
+        assert shown.status_code == 200
+        assert BANNER in shown.text and "alice's portal" in shown.text
+        assert her_file.name in shown.text
         # Her places, not carol's: alice is in chem, carol in physics.
-        assert "Project chem" in listing.text and "Project physics" not in listing.text
-        assert 'id="get-help"' not in listing.text  # nobody asks for help as her
+        assert "Project chem" in shown.text and "Project physics" not in shown.text
+        assert 'id="get-help"' not in shown.text  # nobody asks for help as her
 
         # Nothing changes from the view: a form posted anyway is refused before any
         # route, and the gate would refuse the verb too (tests/verbs/test_gate.py).
@@ -82,9 +93,10 @@ def test_carol_sees_alices_files_read_only_and_alice_sees_who_looked(
         assert download.status_code == 403
 
         # alice reads, in her thread, who looked at what; the audit has it as carol's.
-        wait_until(lambda: ("looked", "/files") in bodies(portal, ticket), 10)
+        seen = f"/files?path={quote(str(her_file.parent), safe='')}"
+        wait_until(lambda: ("looked", seen) in bodies(portal, ticket), 10)
         thread = alice.get(f"{portal.url}/help/{ticket}").text
-        assert "looked at <code>/files</code>" in thread and "carol" in thread
+        assert f"looked at <code>{seen}</code>" in thread and "carol" in thread
         assert audit_has(portal, "help.view", "carol", "ok")
         assert audit_has(portal, "files.page", "carol", "ok")
         assert audit_has(portal, "files.read", "carol", "denied")
@@ -94,14 +106,14 @@ def test_carol_sees_alices_files_read_only_and_alice_sees_who_looked(
             f"{portal.url}/help/{ticket}/consent", data={"csrf_token": csrf_of(alice, portal)}
         )
         assert taken_back.status_code == 303
-        own = carol.get(portal.url + "/files")
-        assert BANNER not in own.text and her_file.name not in own.text
+        own = listing(carol, portal, her_file)
+        assert BANNER not in own and her_file.name not in own
         # Consent given again does not bring an old view back: it must be opened anew.
         alice.post(
             f"{portal.url}/help/{ticket}/consent",
             data={"csrf_token": csrf_of(alice, portal), "consent": "on"},
         )
-        assert BANNER not in carol.get(portal.url + "/files").text
+        assert BANNER not in listing(carol, portal, her_file)
 
 
 def test_no_view_without_her_consent_and_stopping_ends_it(
@@ -136,7 +148,7 @@ def test_no_view_without_her_consent_and_stopping_ends_it(
         )
         assert stopped.status_code == 303
         assert stopped.headers["location"] == f"/help/{with_consent}"
-        page = carol.get(portal.url + "/files").text
+        page = listing(carol, portal, her_file)
         assert BANNER not in page and her_file.name not in page
 
 
@@ -149,9 +161,9 @@ def test_a_view_ends_at_its_time(cluster: None, idp: str, tmp_path: Path, her_fi
     ):
         ticket = ask(alice, portal, "/", ["page"], consent="on")
         assert open_view(carol, portal, ticket).status_code == 303
-        assert her_file.name in carol.get(portal.url + "/files").text
-        wait_until(lambda: BANNER not in carol.get(portal.url + "/files").text, 75, every=5)
-        assert her_file.name not in carol.get(portal.url + "/files").text
+        assert her_file.name in listing(carol, portal, her_file)
+        wait_until(lambda: BANNER not in listing(carol, portal, her_file), 75, every=5)
+        assert her_file.name not in listing(carol, portal, her_file)
 
 
 def test_staff_open_her_attached_file_only_through_her_question(
@@ -206,6 +218,6 @@ def test_the_sites_rule_lets_admins_look_without_consent(
         assert open_view(carol, portal, ticket).status_code == 409
         assert "See what alice sees" in erin.get(f"{portal.url}/help/{ticket}").text
         assert open_view(erin, portal, ticket).status_code == 303
-        assert her_file.name in erin.get(portal.url + "/files").text
+        assert her_file.name in listing(erin, portal, her_file)
         thread = alice.get(f"{portal.url}/help/{ticket}").text
-        assert "erin" in thread and "looked at <code>/files</code>" in thread
+        assert "erin" in thread and "looked at <code>/files?path=" in thread
